@@ -9,6 +9,7 @@ export {
   parseAddress,
   parsePath,
 } from './address.ts';
+export type { Courier, DeliveryRequest, Outcome } from './delivery.ts';
 export {
   decodeXtext,
   type Envelope,
