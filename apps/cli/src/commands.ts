@@ -4,8 +4,20 @@
 import type { CommandEntry } from './io.ts';
 
 export const commands: Record<string, CommandEntry> = {
-  example: {
-    summary: 'run the example SMTP server built on @mailyard/smtp (prints every message it accepts)',
-    load: () => import('./commands/example.ts'),
+  rules: {
+    summary: 'check a routing rules file (check), or show how a message would be routed and why (test)',
+    load: () => import('./commands/rules.ts'),
+  },
+  sink: {
+    summary: 'run the test sink: catch all mail over SMTP, browse it in a web UI and a Mailpit/MailHog API',
+    load: () => import('./commands/sink.ts'),
+  },
+  dkim: {
+    summary: 'make a DKIM key and the DNS record to publish (keygen), or sign a message from stdin (sign)',
+    load: () => import('./commands/dkim.ts'),
+  },
+  auth: {
+    summary: 'verify SPF, DKIM, DMARC and ARC of a message from stdin and print Authentication-Results',
+    load: () => import('./commands/auth.ts'),
   },
 };

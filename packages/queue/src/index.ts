@@ -1,1 +1,53 @@
-export {};
+// @mailyard/queue — the public surface of the durable delivery queue.
+
+export {
+  messageTooBigError,
+  noRecipientsError,
+  queueClosedError,
+  storageError,
+  storeClosedError,
+} from './errors.ts';
+export type {
+  AttemptEvent,
+  BouncedEvent,
+  DeferredEvent,
+  DeletedEvent,
+  DeliveredEvent,
+  ExpiredEvent,
+  HeldEvent,
+  QueuedEvent,
+  QueueEventMap,
+  QueueLogger,
+} from './events.ts';
+export type { MessageInput } from './message-body.ts';
+export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store.ts';
+export {
+  type AttemptRecord,
+  type BouncedRecipient,
+  type BounceNotice,
+  type Clock,
+  type Enqueued,
+  type EnqueueMeta,
+  type EnqueueRequest,
+  type LeasedBatch,
+  type LeasedRecipient,
+  type LeaseOptions,
+  type ListFilter,
+  openQueue,
+  type Queue,
+  type QueuedMessage,
+  type QueuedMessageDetail,
+  type QueueOptions,
+  type RecipientStatus,
+} from './queue.ts';
+export type { RateLimit } from './rate-limit.ts';
+export {
+  createRetrySchedule,
+  DEFAULT_LIFETIME_MS,
+  DEFAULT_RETRY_SCHEDULE,
+  type RetryPolicy,
+  type RetrySchedule,
+} from './retry.ts';
+export { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
+export type { BounceReason, QueueStore, RecipientState } from './store.ts';
+export { createWorker, type Worker, type WorkerOptions } from './worker.ts';

@@ -1,0 +1,204 @@
+// bench/queue: durable enqueues per second for 1 KB and 100 KB messages with 1, 20 and 100
+// concurrent producers, on SQLite and PostgreSQL, next to the naive design (one bare fsync'd file
+// write per message on the same disk); and the cost of a lease-deliver-ack cycle.
+// Run: pnpm exec node --conditions=source bench/queue/run.ts [--seconds 2] [--no-postgres]
+// PostgreSQL: MAILYARD_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test).
+
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  createWorker,
+  openPostgresStore,
+  openQueue,
+  openSqliteStore,
+  type QueueStore,
+} from '@mailyard/queue';
+import { type Courier, type Envelope, parseAddress } from '@mailyard/smtp';
+import pg from 'pg';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '2' },
+    'no-postgres': { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(values.seconds);
+const PG_URL = process.env.MAILYARD_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const SIZES = [1024, 100 * 1024];
+const PRODUCERS = [1, 20, 100];
+
+const dir = await mkdtemp(join(tmpdir(), 'mailyard-bench-queue-'));
+let n = 0;
+
+function envelopeFor(i: number): Envelope {
+  return {
+    mailFrom: parseAddress('sender@example.org'),
+    rcptTo: [{ address: parseAddress(`r${i}@d${i % 50}.example`) }],
+    params: {},
+  };
+}
+
+/** Runs `producers` loops of `one()` for the bench time; returns operations per second. */
+async function measure(producers: number, one: (i: number) => Promise<unknown>): Promise<number> {
+  let count = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: producers }, async () => {
+      while (performance.now() < end) {
+        await one(count);
+        count++;
+      }
+    }),
+  );
+  return count / ((performance.now() - start) / 1000);
+}
+
+/** The naive design: each message in a file of its own, written and fsynced before "250". */
+async function naive(size: number, producers: number): Promise<number> {
+  const body = randomBytes(size);
+  const cell = join(dir, `naive-${n++}`);
+  await (await import('node:fs/promises')).mkdir(cell);
+  const rate = await measure(producers, async (i) => {
+    const file = await open(join(cell, `${i}-${Math.random()}`), 'w');
+    await file.write(body);
+    await file.sync();
+    await file.close();
+  });
+  await rm(cell, { recursive: true, force: true });
+  return rate;
+}
+
+interface Backend {
+  readonly name: string;
+  open(): Promise<{ store: QueueStore; dispose(): Promise<void> }>;
+}
+
+const sqlite: Backend = {
+  name: 'sqlite',
+  async open() {
+    const path = join(dir, `queue-${n++}.db`);
+    const store = await openSqliteStore({ path });
+    return {
+      store,
+      async dispose() {
+        await store.close();
+        for (const suffix of ['', '-wal', '-shm']) await rm(`${path}${suffix}`, { force: true });
+      },
+    };
+  },
+};
+
+const postgres: Backend = {
+  name: 'postgres',
+  async open() {
+    const schema = `bench_queue_${process.pid}_${n++}`;
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const store = await openPostgresStore({ connectionString: PG_URL, schema, maxConnections: 10 });
+    return {
+      store,
+      async dispose() {
+        await store.close();
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+        await admin.end();
+      },
+    };
+  },
+};
+
+async function enqueueRate(backend: Backend, size: number, producers: number): Promise<number> {
+  const { store, dispose } = await backend.open();
+  const queue = await openQueue({ store });
+  const body = randomBytes(size);
+  const rate = await measure(producers, (i) => queue.enqueue({ envelope: envelopeFor(i), message: body }));
+  await queue.close();
+  await dispose();
+  return rate;
+}
+
+/** Prefills recipients, then times a worker leasing, delivering (reading the body) and recording them. */
+async function cycleRate(backend: Backend, messages: number): Promise<number> {
+  const { store, dispose } = await backend.open();
+  const queue = await openQueue({ store });
+  const body = randomBytes(1024);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < messages) await queue.enqueue({ envelope: envelopeFor(next++), message: body });
+    }),
+  );
+  const courier: Courier = {
+    async deliver(request) {
+      for await (const _ of request.openMessage()) {
+        // read the message as a real courier would
+      }
+      return request.envelope.rcptTo.map((r) => ({
+        rcpt: `${r.address.localPart}@${r.address.domain}`,
+        status: 'delivered' as const,
+        reply: '250 2.0.0 Ok',
+      }));
+    },
+  };
+  const worker = createWorker({ queue, courier, concurrency: 50, perNextHop: 10 });
+  const start = performance.now();
+  await worker.runOnce();
+  const rate = (await queue.counts()).delivered / ((performance.now() - start) / 1000);
+  await queue.close();
+  await dispose();
+  return rate;
+}
+
+async function postgresReachable(): Promise<boolean> {
+  if (values['no-postgres']) return false;
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const backends = [sqlite, ...((await postgresReachable()) ? [postgres] : [])];
+const fmt = (x: number): string => Math.round(x).toLocaleString('en-US').padStart(8);
+console.log(`durable enqueues/s, ${SECONDS} s per cell (ratio = queue / naive fsync'd file per message)`);
+console.log(`${'size'.padEnd(7)}${'producers'.padStart(10)}${'naive'.padStart(10)}${backends.map((b) => `${b.name.padStart(10)}${'ratio'.padStart(7)}`).join('')}`);
+const results: { size: number; producers: number; naive: number; rates: number[] }[] = [];
+for (const size of process.env.BENCH_CYCLE_ONLY ? [] : SIZES) {
+  for (const producers of PRODUCERS) {
+    const base = await naive(size, producers);
+    const rates: number[] = [];
+    for (const backend of backends) rates.push(await enqueueRate(backend, size, producers));
+    results.push({ size, producers, naive: base, rates });
+    console.log(
+      `${`${size / 1024} KB`.padEnd(7)}${String(producers).padStart(10)}  ${fmt(base)}${rates
+        .map((r) => `  ${fmt(r)}${`${(r / base).toFixed(1)}x`.padStart(7)}`)
+        .join('')}`,
+    );
+  }
+}
+
+console.log('\nlease-deliver-ack cycle (1 KB, 1 recipient each, one worker, concurrency 50)');
+for (const [i, backend] of backends.entries()) {
+  const cycle = await cycleRate(backend, backend.name === 'sqlite' ? 20_000 : 5_000);
+  const enqueue = results.find((r) => r.size === 1024 && r.producers === 20)?.rates[i] ?? 0;
+  console.log(
+    `${backend.name.padEnd(9)} ${fmt(cycle)} recipients/s = ${(1e6 / cycle).toFixed(0)} µs per cycle; ` +
+      `enqueue at 20 producers ${(1e6 / enqueue).toFixed(0)} µs per message`,
+  );
+}
+
+const target = results.find((r) => r.size === 1024 && r.producers === 20);
+if (target) {
+  console.log(
+    `\ntargets: 1 KB x 20 producers on SQLite ${(target.rates[0] ?? 0 / target.naive).toFixed(0)}/s ` +
+      `(${((target.rates[0] ?? 0) / target.naive).toFixed(1)}x naive; want >= 3x and >= 10,000/s)`,
+  );
+}
+await rm(dir, { recursive: true, force: true });

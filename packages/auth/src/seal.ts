@@ -1,0 +1,68 @@
+// sealArc(): adds this hop's ARC set (RFC 8617 §5.1): ARC-Authentication-Results carrying our
+// Authentication-Results, ARC-Message-Signature and ARC-Seal for instance i = n + 1, with cv=
+// from the verdict's chain result (none for the first set). mailauth creates the set.
+
+import { KeyObject } from 'node:crypto';
+import { createSeal } from 'mailauth';
+import type { Verdict } from './verdict.ts';
+import type { MessageInput } from './verify.ts';
+
+export interface ArcKey {
+  readonly domain: string;
+  readonly selector: string;
+  /** PEM (RSA 2048+ or Ed25519); most validators today accept only rsa-sha256 for ARC. */
+  readonly privateKey: string | Buffer | KeyObject;
+}
+
+export interface SealArcOptions {
+  /** The clock for t= (default: the system clock). */
+  readonly now?: () => Date;
+}
+
+export type SealResult =
+  | {
+      readonly sealed: true;
+      readonly instance: number /** The three header fields, each ending in CRLF, to put on top. */;
+      readonly headers: string;
+    }
+  | { readonly sealed: false; readonly reason: string };
+
+/**
+ * Seals a message with the verdict that verify() gave for it. Resolves with the headers, or with
+ * `sealed: false` and a reason when no set may be added (the newest seal already says cv=fail,
+ * the chain already has 50 sets) or the key cannot sign.
+ */
+export async function sealArc(
+  message: MessageInput,
+  verdict: Verdict,
+  key: ArcKey,
+  options: SealArcOptions = {},
+): Promise<SealResult> {
+  const privateKey =
+    key.privateKey instanceof KeyObject
+      ? key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+      : key.privateKey;
+  const input =
+    typeof message === 'string'
+      ? Buffer.from(message, 'utf8')
+      : message instanceof Uint8Array
+        ? Buffer.from(message)
+        : message;
+  const result = await createSeal(input, {
+    seal: {
+      signingDomain: key.domain,
+      selector: key.selector,
+      privateKey,
+      cv: verdict.arc.result,
+      authResults: verdict.authenticationResultsValue,
+      signTime: options.now?.() ?? new Date(),
+    },
+  });
+  if (result.errors.length > 0 || result.headers.length === 0) {
+    const reason = result.errors.map((entry) => entry.err.message).join('; ') || 'no ARC set created';
+    return { sealed: false, reason };
+  }
+  const headers = result.headers.map((line) => (line.endsWith('\r\n') ? line : `${line}\r\n`)).join('');
+  const instance = Number(/^ARC-Seal:[\s\S]*?\bi=(\d+)/im.exec(headers)?.[1] ?? verdict.arc.instance + 1);
+  return { sealed: true, instance, headers };
+}

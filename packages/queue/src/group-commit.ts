@@ -1,0 +1,73 @@
+// Group commit: writes that arrive together share one transaction and one fsync, and each caller
+// resolves only when the batch holding its own write has committed. While one batch commits, the
+// next gathers; so the busier the queue, the more each fsync carries.
+
+export interface GroupCommit<T, R = void> {
+  /** Resolves once `item` is durable, with its result; rejects if its write failed. */
+  add(item: T): Promise<R>;
+  /** Resolves when nothing is pending or being written. */
+  drain(): Promise<void>;
+}
+
+interface Pending<T, R> {
+  readonly item: T;
+  readonly resolve: (result: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** `write` commits a batch in one transaction and returns one result per item, in order. */
+export function createGroupCommit<T, R = void>(
+  write: (batch: readonly T[]) => Promise<readonly R[] | undefined | void>,
+  maxBatch = 1000,
+): GroupCommit<T, R> {
+  let pending: Pending<T, R>[] = [];
+  let running = false;
+  let idle: (() => void)[] = [];
+
+  async function writeAlone(entry: Pending<T, R>): Promise<void> {
+    try {
+      const results = await write([entry.item]);
+      entry.resolve(results?.[0] as R);
+    } catch (error) {
+      entry.reject(error);
+    }
+  }
+
+  async function run(): Promise<void> {
+    while (pending.length > 0) {
+      const batch = pending.slice(0, maxBatch);
+      pending = pending.slice(batch.length);
+      try {
+        const results = await write(batch.map((entry) => entry.item));
+        batch.forEach((entry, i) => {
+          entry.resolve(results?.[i] as R);
+        });
+      } catch (error) {
+        if (batch.length === 1) batch[0]?.reject(error);
+        // One bad message must not fail the others: retry each alone to find it.
+        else for (const entry of batch) await writeAlone(entry);
+      }
+    }
+    running = false;
+    const waiting = idle;
+    idle = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  return {
+    add(item) {
+      return new Promise<R>((resolve, reject) => {
+        pending.push({ item, resolve, reject });
+        if (!running) {
+          running = true;
+          // Let every write that arrives in this turn of the event loop join the batch.
+          setImmediate(() => void run());
+        }
+      });
+    },
+    drain() {
+      if (!running && pending.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idle.push(resolve));
+    },
+  };
+}

@@ -1,0 +1,554 @@
+// The QueueStore contract written once in portable SQL, for the SQLite and PostgreSQL drivers.
+// Commit marker: a message exists once its `mq_messages` row commits together with its recipients
+// and remaining chunks; staged chunks without that row are orphans, removed at start.
+// Leasing takes due recipients in one transaction — PostgreSQL with FOR UPDATE SKIP LOCKED, so
+// workers on many machines never take the same recipient while a lease holds.
+
+import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql-driver.ts';
+import type {
+  BounceReason,
+  LeasedGroup,
+  ListQuery,
+  NoticeRow,
+  OperatorChange,
+  QueueStore,
+  RecipientState,
+  StoredAttempt,
+  StoredMessage,
+  StoredRecipient,
+} from './store.ts';
+
+function ddl(blob: string): string[] {
+  return [
+    `CREATE TABLE IF NOT EXISTS mq_messages (
+      id TEXT PRIMARY KEY,
+      mail_from TEXT,
+      envelope TEXT NOT NULL,
+      meta TEXT NOT NULL,
+      size BIGINT NOT NULL,
+      sha256 TEXT NOT NULL,
+      chunks INTEGER NOT NULL,
+      created_at BIGINT NOT NULL,
+      body_deleted INTEGER NOT NULL DEFAULT 0
+    )`,
+    'CREATE INDEX IF NOT EXISTS mq_messages_created ON mq_messages (created_at)',
+    `CREATE TABLE IF NOT EXISTS mq_chunks (
+      message_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      data ${blob} NOT NULL,
+      staged_at BIGINT NOT NULL,
+      PRIMARY KEY (message_id, seq)
+    )`,
+    `CREATE TABLE IF NOT EXISTS mq_recipients (
+      message_id TEXT NOT NULL,
+      idx INTEGER NOT NULL,
+      rcpt TEXT NOT NULL,
+      next_hop TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at BIGINT NOT NULL,
+      last_reply TEXT,
+      last_code INTEGER,
+      lease_owner TEXT,
+      lease_until BIGINT,
+      notice_due_at BIGINT,
+      notice_reason TEXT,
+      updated_at BIGINT NOT NULL,
+      PRIMARY KEY (message_id, idx)
+    )`,
+    `CREATE INDEX IF NOT EXISTS mq_recipients_due ON mq_recipients (next_attempt_at, message_id, idx)
+      WHERE state IN ('pending', 'deferred', 'delivering')`,
+    `CREATE INDEX IF NOT EXISTS mq_recipients_notice ON mq_recipients (notice_due_at)
+      WHERE notice_due_at IS NOT NULL`,
+    `CREATE TABLE IF NOT EXISTS mq_attempts (
+      message_id TEXT NOT NULL,
+      idx INTEGER NOT NULL,
+      attempt INTEGER NOT NULL,
+      at BIGINT NOT NULL,
+      status TEXT NOT NULL,
+      reply TEXT,
+      owner TEXT,
+      PRIMARY KEY (message_id, idx, attempt)
+    )`,
+  ];
+}
+
+const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+
+/** Multi-row INSERTs keep a batch of many messages to a few statements (round trips on PostgreSQL). */
+async function insertRows(
+  tx: SqlExecutor,
+  table: string,
+  columns: readonly string[],
+  rows: readonly SqlValue[][],
+): Promise<void> {
+  const perStatement = Math.max(1, Math.floor(900 / columns.length));
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const slice = rows.slice(i, i + perStatement);
+    const values = slice.map(() => `(${placeholders(columns.length)})`).join(', ');
+    await tx.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`, slice.flat());
+  }
+}
+
+function toMessage(row: SqlRow): StoredMessage {
+  return {
+    id: String(row.id),
+    mailFrom: row.mail_from === null ? null : String(row.mail_from),
+    envelope: String(row.envelope),
+    meta: String(row.meta),
+    size: Number(row.size),
+    sha256: String(row.sha256),
+    chunks: Number(row.chunks),
+    createdAt: Number(row.created_at),
+    bodyDeleted: Number(row.body_deleted) !== 0,
+  };
+}
+
+function toRecipient(row: SqlRow): StoredRecipient {
+  return {
+    messageId: String(row.message_id),
+    idx: Number(row.idx),
+    rcpt: String(row.rcpt),
+    nextHop: String(row.next_hop),
+    state: row.state as RecipientState,
+    attempts: Number(row.attempts),
+    nextAttemptAt: Number(row.next_attempt_at),
+    lastReply: row.last_reply === null ? null : String(row.last_reply),
+    leaseOwner: row.lease_owner === null ? null : String(row.lease_owner),
+    noticeDueAt: row.notice_due_at === null ? null : Number(row.notice_due_at),
+    noticeReason: row.notice_reason === null ? null : (row.notice_reason as BounceReason),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+const MESSAGE_COLUMNS = 'id, mail_from, envelope, meta, size, sha256, chunks, created_at, body_deleted';
+const OPEN_STATES = "('pending', 'deferred', 'delivering')";
+
+export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
+  const postgres = driver.dialect === 'postgres';
+  const skipLocked = postgres ? ' FOR UPDATE SKIP LOCKED' : '';
+
+  await driver.transaction(async (tx) => {
+    // Several processes may open one PostgreSQL database at once; DDL must not race.
+    if (postgres) await tx.all('SELECT pg_advisory_xact_lock(7256001)');
+    for (const statement of ddl(postgres ? 'BYTEA' : 'BLOB')) await tx.run(statement);
+  });
+
+  /**
+   * Serialises changes to the same messages across processes (the last to finish removes the
+   * body); always in id order, so that two transactions cannot deadlock.
+   */
+  async function lockMessages(tx: SqlExecutor, messageIds: readonly string[]): Promise<void> {
+    if (!postgres || messageIds.length === 0) return;
+    await tx.all(
+      `SELECT id FROM mq_messages WHERE id IN (${placeholders(messageIds.length)}) ORDER BY id FOR UPDATE`,
+      messageIds,
+    );
+  }
+
+  /** Removes the bodies of these messages whose recipients are all final with no notice owed. */
+  async function removeBodiesIfDone(tx: SqlExecutor, messageIds: readonly string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    const done = `id IN (${placeholders(messageIds.length)}) AND body_deleted = 0 AND NOT EXISTS (
+      SELECT 1 FROM mq_recipients r WHERE r.message_id = mq_messages.id
+        AND (r.state NOT IN ('delivered', 'bounced') OR r.notice_due_at IS NOT NULL))`;
+    await tx.run(`DELETE FROM mq_chunks WHERE message_id IN (SELECT id FROM mq_messages WHERE ${done})`, messageIds);
+    await tx.run(`UPDATE mq_messages SET body_deleted = 1 WHERE ${done}`, messageIds);
+  }
+
+  return {
+    kind: driver.dialect,
+
+    async stageChunk(messageId, seq, data, now) {
+      // Not flushed here: the commit that makes the message exist flushes everything before it.
+      await driver.transaction(
+        (tx) =>
+          tx.run('INSERT INTO mq_chunks (message_id, seq, data, staged_at) VALUES (?, ?, ?, ?)', [
+            messageId,
+            seq,
+            data,
+            now,
+          ]),
+        { durable: false },
+      );
+    },
+
+    async discardStaged(messageId) {
+      await driver.transaction(
+        (tx) =>
+          tx.run(
+            'DELETE FROM mq_chunks WHERE message_id = ? AND NOT EXISTS (SELECT 1 FROM mq_messages WHERE id = ?)',
+            [messageId, messageId],
+          ),
+        { durable: false },
+      );
+    },
+
+    async commit(batch) {
+      if (batch.length === 0) return;
+      await driver.transaction(async (tx) => {
+        const chunks: SqlValue[][] = [];
+        const recipients: SqlValue[][] = [];
+        const messages: SqlValue[][] = [];
+        for (const message of batch) {
+          for (const chunk of message.inlineChunks) {
+            chunks.push([message.id, chunk.seq, chunk.data, message.createdAt]);
+          }
+          for (const r of message.recipients) {
+            recipients.push([
+              message.id,
+              r.idx,
+              r.rcpt,
+              r.nextHop,
+              'pending',
+              0,
+              message.createdAt,
+              message.createdAt,
+            ]);
+          }
+          messages.push([
+            message.id,
+            message.mailFrom,
+            message.envelope,
+            message.meta,
+            message.size,
+            message.sha256,
+            message.chunks,
+            message.createdAt,
+            0,
+          ]);
+        }
+        await insertRows(tx, 'mq_chunks', ['message_id', 'seq', 'data', 'staged_at'], chunks);
+        await insertRows(
+          tx,
+          'mq_recipients',
+          ['message_id', 'idx', 'rcpt', 'next_hop', 'state', 'attempts', 'next_attempt_at', 'updated_at'],
+          recipients,
+        );
+        // The commit marker goes last; in one transaction the order is for readers of this code.
+        await insertRows(tx, 'mq_messages', MESSAGE_COLUMNS.split(', '), messages);
+      });
+    },
+
+    async lease(query) {
+      if (query.maxGroups <= 0) return [];
+      return driver.transaction(async (tx) => {
+        const exclude =
+          query.exclude.length > 0 ? ` AND next_hop NOT IN (${placeholders(query.exclude.length)})` : '';
+        // Candidates are locked until this transaction ends: take enough to fill the groups, not
+        // so many that other workers find everything locked.
+        const window = Math.min(query.maxGroups * query.maxRecipients, query.maxGroups * 8 + 32, 5000);
+        const candidates = await tx.all(
+          `SELECT message_id, idx, rcpt, next_hop, attempts FROM mq_recipients
+            WHERE state IN ${OPEN_STATES} AND next_attempt_at <= ?${exclude}
+            ORDER BY next_attempt_at, message_id, idx LIMIT ?${skipLocked}`,
+          [query.now, ...query.exclude, window],
+        );
+        const groups = new Map<
+          string,
+          { messageId: string; nextHop: string; recipients: LeasedGroup['recipients'][number][] }
+        >();
+        const perHop = new Map<string, number>();
+        for (const row of candidates) {
+          const messageId = String(row.message_id);
+          const nextHop = String(row.next_hop);
+          const key = `${messageId}\u0000${nextHop}`;
+          let group = groups.get(key);
+          if (!group) {
+            const taken = perHop.get(nextHop) ?? 0;
+            if (groups.size >= query.maxGroups || taken >= query.slotsFor(nextHop)) continue;
+            perHop.set(nextHop, taken + 1);
+            group = { messageId, nextHop, recipients: [] };
+            groups.set(key, group);
+          }
+          if (group.recipients.length >= query.maxRecipients) continue;
+          group.recipients.push({
+            idx: Number(row.idx),
+            rcpt: String(row.rcpt),
+            attempts: Number(row.attempts),
+          });
+        }
+        if (groups.size === 0) return [];
+        const keys = [...groups.values()].flatMap((g) => g.recipients.map((r): SqlValue[] => [g.messageId, r.idx]));
+        for (let i = 0; i < keys.length; i += 400) {
+          const slice = keys.slice(i, i + 400);
+          await tx.run(
+            `UPDATE mq_recipients SET state = 'delivering', lease_owner = ?, lease_until = ?, next_attempt_at = ?,
+              updated_at = ? WHERE (message_id, idx) IN (VALUES ${slice.map(() => '(?, CAST(? AS INTEGER))').join(', ')})`,
+            [query.owner, query.leaseUntil, query.leaseUntil, query.now, ...slice.flat()],
+          );
+        }
+        const ids = [...new Set([...groups.values()].map((g) => g.messageId))];
+        const rows = await tx.all(
+          `SELECT ${MESSAGE_COLUMNS} FROM mq_messages WHERE id IN (${placeholders(ids.length)})`,
+          ids,
+        );
+        const messages = new Map(rows.map((row) => [String(row.id), toMessage(row)]));
+        const leased: LeasedGroup[] = [];
+        for (const group of groups.values()) {
+          const message = messages.get(group.messageId);
+          if (message) leased.push({ message, nextHop: group.nextHop, recipients: group.recipients });
+        }
+        return leased;
+      }, { durable: false });
+    },
+
+    async release(owner, messageId, idxs, now) {
+      if (idxs.length === 0) return;
+      await driver.transaction((tx) => tx.run(
+        `UPDATE mq_recipients SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'pending' END,
+          lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ?
+          WHERE message_id = ? AND lease_owner = ? AND state = 'delivering' AND idx IN (${placeholders(idxs.length)})`,
+        [now, now, messageId, owner, ...idxs],
+      ), { durable: false });
+    },
+
+    async complete(groups, now) {
+      return driver.transaction(async (tx) => {
+        const order = [...new Set(groups.map((g) => g.messageId))].sort();
+        await lockMessages(tx, order);
+        const rows: SqlValue[][] = groups.flatMap((g) =>
+          g.updates.map((u): SqlValue[] => [
+            g.messageId,
+            u.idx,
+            u.state,
+            u.nextAttemptAt,
+            u.reply,
+            u.code,
+            u.noticeDueAt,
+            u.noticeReason,
+            g.owner,
+          ]),
+        );
+        const row = '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)';
+        const applied = new Map<string, number>();
+        for (let i = 0; i < rows.length; i += 100) {
+          const slice = rows.slice(i, i + 100);
+          // One statement for many recipients: VALUES columns are column1… in both dialects.
+          const returned = await tx.all(
+            `UPDATE mq_recipients SET state = v.column3, attempts = attempts + 1, next_attempt_at = v.column4,
+              last_reply = v.column5, last_code = v.column6, lease_owner = NULL, lease_until = NULL,
+              notice_due_at = v.column7, notice_reason = v.column8, updated_at = ?
+              FROM (VALUES ${slice.map(() => row).join(', ')}) AS v
+              WHERE mq_recipients.message_id = v.column1 AND mq_recipients.idx = v.column2
+                AND mq_recipients.state = 'delivering' AND mq_recipients.lease_owner = v.column9
+              RETURNING message_id, idx, attempts`,
+            [now, ...slice.flat()],
+          );
+          for (const r of returned) applied.set(`${String(r.message_id)} ${Number(r.idx)}`, Number(r.attempts));
+        }
+        const attempts: SqlValue[][] = [];
+        const results = groups.map((g) => {
+          const done: number[] = [];
+          for (const u of g.updates) {
+            const attempt = applied.get(`${g.messageId} ${u.idx}`);
+            if (attempt === undefined) continue;
+            done.push(u.idx);
+            attempts.push([g.messageId, u.idx, attempt, now, u.state, u.reply, g.owner]);
+          }
+          return done;
+        });
+        await insertRows(tx, 'mq_attempts', ['message_id', 'idx', 'attempt', 'at', 'status', 'reply', 'owner'], attempts);
+        await removeBodiesIfDone(tx, order);
+        return results;
+      });
+    },
+
+    async claimNotices(now, until, limit, messageId) {
+      const only = messageId === undefined ? '' : ' AND message_id = ?';
+      const rows = await driver.transaction((tx) => tx.all(
+        `UPDATE mq_recipients SET notice_due_at = ? WHERE (message_id, idx) IN (
+          SELECT message_id, idx FROM mq_recipients
+            WHERE notice_due_at IS NOT NULL AND notice_due_at <= ?${only}
+            ORDER BY notice_due_at LIMIT ?${skipLocked})
+          RETURNING message_id, idx, rcpt, next_hop, last_reply, notice_reason`,
+        messageId === undefined ? [until, now, limit] : [until, now, messageId, limit],
+      ), { durable: false });
+      return rows.map(
+        (row): NoticeRow => ({
+          messageId: String(row.message_id),
+          idx: Number(row.idx),
+          rcpt: String(row.rcpt),
+          nextHop: String(row.next_hop),
+          reply: row.last_reply === null ? null : String(row.last_reply),
+          reason: (row.notice_reason ?? 'rejected') as BounceReason,
+        }),
+      );
+    },
+
+    async clearNotices(messageId, idxs) {
+      if (idxs.length === 0) return;
+      await driver.transaction(async (tx) => {
+        await lockMessages(tx, [messageId]);
+        await tx.run(
+          `UPDATE mq_recipients SET notice_due_at = NULL, notice_reason = NULL
+            WHERE message_id = ? AND idx IN (${placeholders(idxs.length)})`,
+          [messageId, ...idxs],
+        );
+        await removeBodiesIfDone(tx, [messageId]);
+      });
+    },
+
+    async readChunk(messageId, seq) {
+      const [row] = await driver.all('SELECT data FROM mq_chunks WHERE message_id = ? AND seq = ?', [
+        messageId,
+        seq,
+      ]);
+      return row ? (row.data as Uint8Array) : undefined;
+    },
+
+    async getMessage(messageId) {
+      const [row] = await driver.all(`SELECT ${MESSAGE_COLUMNS} FROM mq_messages WHERE id = ?`, [messageId]);
+      return row ? toMessage(row) : undefined;
+    },
+
+    async listMessages(query: ListQuery) {
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      if (query.mailFrom === null) where.push('m.mail_from IS NULL');
+      else if (query.mailFrom !== undefined) {
+        where.push('lower(m.mail_from) = lower(?)');
+        params.push(query.mailFrom);
+      }
+      if (query.createdBefore !== undefined) {
+        where.push('m.created_at < ?');
+        params.push(query.createdBefore);
+      }
+      if (query.createdAfter !== undefined) {
+        where.push('m.created_at > ?');
+        params.push(query.createdAfter);
+      }
+      const sub: string[] = [];
+      if (query.states && query.states.length > 0) {
+        sub.push(`r.state IN (${placeholders(query.states.length)})`);
+        params.push(...query.states);
+      }
+      if (query.nextHop !== undefined) {
+        sub.push('r.next_hop = ?');
+        params.push(query.nextHop);
+      }
+      if (query.rcpt !== undefined) {
+        sub.push('lower(r.rcpt) = lower(?)');
+        params.push(query.rcpt);
+      }
+      if (sub.length > 0) {
+        where.push(
+          `EXISTS (SELECT 1 FROM mq_recipients r WHERE r.message_id = m.id AND ${sub.join(' AND ')})`,
+        );
+      }
+      params.push(query.limit);
+      const rows = await driver.all(
+        `SELECT ${MESSAGE_COLUMNS.split(', ')
+          .map((c) => `m.${c}`)
+          .join(', ')} FROM mq_messages m ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY m.created_at, m.id LIMIT ?`,
+        params,
+      );
+      return rows.map(toMessage);
+    },
+
+    async recipients(messageIds) {
+      if (messageIds.length === 0) return [];
+      const rows = await driver.all(
+        `SELECT * FROM mq_recipients WHERE message_id IN (${placeholders(messageIds.length)})
+          ORDER BY message_id, idx`,
+        messageIds,
+      );
+      return rows.map(toRecipient);
+    },
+
+    async attempts(messageId) {
+      const rows = await driver.all(
+        'SELECT idx, attempt, at, status, reply, owner FROM mq_attempts WHERE message_id = ? ORDER BY at, idx, attempt',
+        [messageId],
+      );
+      return rows.map(
+        (row): StoredAttempt => ({
+          idx: Number(row.idx),
+          attempt: Number(row.attempt),
+          at: Number(row.at),
+          status: row.status as StoredAttempt['status'],
+          reply: row.reply === null ? null : String(row.reply),
+          owner: row.owner === null ? null : String(row.owner),
+        }),
+      );
+    },
+
+    async change(change: OperatorChange) {
+      return driver.transaction(async (tx) => {
+        await lockMessages(tx, [change.messageId]);
+        const sets = [
+          'state = ?',
+          'next_attempt_at = ?',
+          'lease_owner = NULL',
+          'lease_until = NULL',
+          'updated_at = ?',
+        ];
+        const params: SqlValue[] = [change.state, change.nextAttemptAt, change.now];
+        if (change.reply !== undefined) {
+          sets.push('last_reply = ?', 'last_code = ?');
+          params.push(change.reply, change.code ?? null);
+        }
+        if (change.noticeDueAt !== undefined) {
+          sets.push('notice_due_at = ?', 'notice_reason = ?');
+          params.push(change.noticeDueAt, change.noticeReason ?? null);
+        }
+        params.push(change.messageId, ...change.from);
+        let rcpt = '';
+        if (change.rcpt !== undefined) {
+          rcpt = ' AND lower(rcpt) = lower(?)';
+          params.push(change.rcpt);
+        }
+        const rows = await tx.all(
+          `UPDATE mq_recipients SET ${sets.join(', ')}
+            WHERE message_id = ? AND state IN (${placeholders(change.from.length)})${rcpt} RETURNING *`,
+          params,
+        );
+        await removeBodiesIfDone(tx, [change.messageId]);
+        return rows.map(toRecipient);
+      });
+    },
+
+    async deleteMessage(messageId) {
+      return driver.transaction(async (tx) => {
+        await tx.run('DELETE FROM mq_attempts WHERE message_id = ?', [messageId]);
+        await tx.run('DELETE FROM mq_recipients WHERE message_id = ?', [messageId]);
+        await tx.run('DELETE FROM mq_chunks WHERE message_id = ?', [messageId]);
+        return (await tx.run('DELETE FROM mq_messages WHERE id = ?', [messageId])) > 0;
+      });
+    },
+
+    async counts() {
+      const counts: Record<RecipientState, number> = {
+        pending: 0,
+        delivering: 0,
+        delivered: 0,
+        deferred: 0,
+        bounced: 0,
+        held: 0,
+      };
+      for (const row of await driver.all('SELECT state, count(*) AS n FROM mq_recipients GROUP BY state')) {
+        counts[row.state as RecipientState] = Number(row.n);
+      }
+      return counts;
+    },
+
+    async cleanOrphans(stagedBefore) {
+      return driver.transaction(async (tx) => {
+        const chunks = await tx.run(
+          `DELETE FROM mq_chunks WHERE staged_at < ?
+            AND NOT EXISTS (SELECT 1 FROM mq_messages m WHERE m.id = mq_chunks.message_id)`,
+          [stagedBefore],
+        );
+        const done = `SELECT m.id FROM mq_messages m WHERE m.body_deleted = 0 AND NOT EXISTS (
+            SELECT 1 FROM mq_recipients r WHERE r.message_id = m.id
+              AND (r.state NOT IN ('delivered', 'bounced') OR r.notice_due_at IS NOT NULL))`;
+        await tx.run(`DELETE FROM mq_chunks WHERE message_id IN (${done})`);
+        const bodies = await tx.run(`UPDATE mq_messages SET body_deleted = 1 WHERE id IN (${done})`);
+        return { chunks, bodies };
+      });
+    },
+
+    close: () => driver.close(),
+  };
+}

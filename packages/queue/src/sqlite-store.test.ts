@@ -1,0 +1,56 @@
+import { DatabaseSync } from 'node:sqlite';
+import { parseAddress } from '@mailyard/smtp';
+import { openTempDir } from '@mailyard/testkit';
+import { expect, it } from 'vitest';
+import { openQueue } from './queue.ts';
+import { openSqliteStore } from './sqlite-store.ts';
+
+const envelope = {
+  mailFrom: parseAddress('a@example.org'),
+  rcptTo: [{ address: parseAddress('b@example.com') }],
+  params: {},
+};
+
+it('keeps the database in WAL mode', async () => {
+  await using dir = await openTempDir();
+  const store = await openSqliteStore({ path: dir.join('q.db') });
+  await store.close();
+  const db = new DatabaseSync(dir.join('q.db'));
+  expect((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode).toBe('wal');
+  db.close();
+});
+
+it('reports a full disk as 452 4.3.1 and stays consistent and usable', async () => {
+  await using dir = await openTempDir();
+  await using store = await openSqliteStore({ path: dir.join('q.db'), maxDatabaseBytes: 1024 * 1024 });
+  await using queue = await openQueue({ store });
+  const first = await queue.enqueue({ envelope, message: 'first' });
+  const error = await queue
+    .enqueue({
+      envelope,
+      message: (async function* () {
+        for (let i = 0; i < 6; i++) yield Buffer.alloc(512 * 1024, i);
+      })(),
+    })
+    .catch((e: unknown) => e);
+  expect(error).toMatchObject({ code: 452, enhanced: '4.3.1' });
+  expect((await queue.list()).map((m) => m.queueId)).toEqual([first.queueId]);
+  expect(await store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({ chunks: 0, bodies: 0 });
+  const after = await queue.enqueue({ envelope, message: 'after' });
+  expect((await queue.list()).map((m) => m.queueId)).toEqual([first.queueId, after.queueId]);
+});
+
+it('fails a commit that does not fit the disk with 452 4.3.1 while others in its batch succeed', async () => {
+  await using dir = await openTempDir();
+  await using store = await openSqliteStore({ path: dir.join('q.db'), maxDatabaseBytes: 700 * 1024 });
+  await using queue = await openQueue({ store });
+  const results = await Promise.allSettled([
+    queue.enqueue({ envelope, message: 'small one' }),
+    queue.enqueue({ envelope, message: Buffer.alloc(500 * 1024, 1) }),
+    queue.enqueue({ envelope, message: Buffer.alloc(500 * 1024, 2) }),
+    queue.enqueue({ envelope, message: 'small two' }),
+  ]);
+  expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 452 });
+  expect(await queue.list()).toHaveLength(3);
+});

@@ -1,0 +1,720 @@
+// The one contract test suite: every behaviour of the queue, run against each store.
+
+import { Readable } from 'node:stream';
+import { type DeliveryRequest, SmtpError } from '@mailyard/smtp';
+import { describe, expect, it } from 'vitest';
+import {
+  type BounceNotice,
+  createWorker,
+  type DeferredEvent,
+  type ExpiredEvent,
+  openQueue,
+  type QueueOptions,
+} from '../src/index.ts';
+import {
+  delivered,
+  envelope,
+  manualClock,
+  recordingCourier,
+  type StoreFactory,
+  sha256,
+  sha256Of,
+} from './helpers.ts';
+
+const MINUTE = 60_000;
+
+export function queueContract(openStore: StoreFactory): void {
+  async function setup(options: Partial<QueueOptions> = {}) {
+    const store = await openStore();
+    const clock = manualClock();
+    const queue = await openQueue({ store, clock, retry: { jitter: 0 }, ...options });
+    return {
+      store,
+      clock,
+      queue,
+      async [Symbol.asyncDispose]() {
+        await queue.close();
+        await store[Symbol.asyncDispose]();
+      },
+    };
+  }
+
+  describe('enqueue', () => {
+    it('stores the message byte-identical and returns its queue id', async () => {
+      await using t = await setup();
+      const body = 'Subject: hi\r\n\r\nhello\r\n';
+      const queued = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@example.com']),
+        message: body,
+      });
+      expect(queued.queueId).toMatch(/^[0-9A-F]{24}$/);
+      expect(queued.sha256).toBe(sha256Of(body));
+      expect(await sha256(t.queue.openMessage(queued.queueId))).toBe(sha256Of(body));
+    });
+
+    it('streams a message larger than one chunk into the store and back unchanged', async () => {
+      await using t = await setup();
+      const piece = Buffer.alloc(64 * 1024, 'x');
+      const pieces = Array.from({ length: 50 }, (_, i) => Buffer.concat([Buffer.from(`${i}\r\n`), piece]));
+      const queued = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@example.com']),
+        message: Readable.from(pieces),
+      });
+      expect(queued.size).toBe(pieces.reduce((n, p) => n + p.length, 0));
+      expect(await sha256(t.queue.openMessage(queued.queueId))).toBe(sha256Of(Buffer.concat(pieces)));
+    });
+
+    it('gives each recipient the next hop of its domain by default', async () => {
+      await using t = await setup();
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example', 'c@two.example']),
+        message: 'x',
+      });
+      const shown = await t.queue.show(queueId);
+      expect(shown?.recipients.map((r) => [r.rcpt, r.nextHop, r.state])).toEqual([
+        ['b@one.example', 'one.example', 'pending'],
+        ['c@two.example', 'two.example', 'pending'],
+      ]);
+    });
+
+    it('takes the next hop from meta, as a name or per recipient, and keeps the other meta', async () => {
+      await using t = await setup({ nextHop: () => 'default-hop' });
+      const byName = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+        meta: { nextHop: 'smarthost', source: 'relay' },
+      });
+      const byFunction = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example', 'c@two.example']),
+        message: 'x',
+        meta: { nextHop: (r) => `mx.${r.address.domain}` },
+      });
+      const byOption = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      const first = await t.queue.show(byName.queueId);
+      expect(first?.recipients[0]?.nextHop).toBe('smarthost');
+      expect(first?.meta).toEqual({ source: 'relay' });
+      expect((await t.queue.show(byFunction.queueId))?.recipients.map((r) => r.nextHop)).toEqual([
+        'mx.one.example',
+        'mx.two.example',
+      ]);
+      expect((await t.queue.show(byOption.queueId))?.recipients[0]?.nextHop).toBe('default-hop');
+    });
+
+    it('commits concurrent enqueues together in fewer transactions than messages', async () => {
+      const store = await openStore();
+      const batches: number[] = [];
+      const counted = {
+        ...store,
+        commit: (batch: Parameters<typeof store.commit>[0]) => {
+          batches.push(batch.length);
+          return store.commit(batch);
+        },
+      };
+      try {
+        const queue = await openQueue({ store: counted });
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            queue.enqueue({ envelope: envelope('a@example.org', [`r${i}@example.com`]), message: `m${i}` }),
+          ),
+        );
+        expect(new Set(results.map((r) => r.queueId)).size).toBe(40);
+        expect(batches.reduce((a, b) => a + b, 0)).toBe(40);
+        expect(batches.length).toBeLessThan(40);
+        expect((await queue.counts()).pending).toBe(40);
+        await queue.close();
+      } finally {
+        await store[Symbol.asyncDispose]();
+      }
+    });
+
+    it('emits queued with the queue id and recipient count', async () => {
+      await using t = await setup();
+      const seen: unknown[] = [];
+      t.queue.events.on('queued', (e) => seen.push(e));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope(null, ['b@x.example', 'c@x.example']),
+        message: 'x',
+      });
+      expect(seen).toEqual([{ queueId, mailFrom: null, recipients: 2, size: 1 }]);
+    });
+  });
+
+  describe('bad input', () => {
+    it('rejects an enqueue without recipients with 554 5.5.1', async () => {
+      await using t = await setup();
+      await expect(
+        t.queue.enqueue({ envelope: envelope('a@example.org', []), message: 'x' }),
+      ).rejects.toMatchObject({
+        code: 554,
+        enhanced: '5.5.1',
+      });
+      expect((await t.queue.list()).length).toBe(0);
+    });
+
+    it('rejects an over-size message with 552 5.3.4 and leaves no trace of it', async () => {
+      await using t = await setup({ maxMessageSize: 1024 * 1024 });
+      const big = Readable.from(Array.from({ length: 40 }, () => Buffer.alloc(64 * 1024, 'y')));
+      const error = await t.queue
+        .enqueue({ envelope: envelope('a@example.org', ['b@example.com']), message: big })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SmtpError);
+      expect(error).toMatchObject({ code: 552, enhanced: '5.3.4' });
+      expect(await t.queue.list()).toEqual([]);
+      expect(await t.store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({ chunks: 0, bodies: 0 });
+    });
+
+    it('rejects an enqueue on a closed queue with 451 4.3.2', async () => {
+      await using t = await setup();
+      await t.queue.close();
+      await expect(
+        t.queue.enqueue({ envelope: envelope('a@example.org', ['b@example.com']), message: 'x' }),
+      ).rejects.toMatchObject({ code: 451, enhanced: '4.3.2' });
+    });
+
+    it('rejects an enqueue on a closed store with 451 4.3.2', async () => {
+      const store = await openStore();
+      const queue = await openQueue({ store });
+      await store.close();
+      await expect(
+        queue.enqueue({ envelope: envelope('a@example.org', ['b@example.com']), message: 'x' }),
+      ).rejects.toMatchObject({ code: 451, enhanced: '4.3.2' });
+      await store[Symbol.asyncDispose]().catch(() => undefined);
+    });
+
+    it('fails with 451 4.3.0 when the message stream breaks, and keeps nothing of it', async () => {
+      await using t = await setup();
+      const ok = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@example.com']),
+        message: 'kept',
+      });
+      async function* broken() {
+        yield Buffer.alloc(700 * 1024, 'z');
+        throw new Error('connection reset');
+      }
+      await expect(
+        t.queue.enqueue({ envelope: envelope('a@example.org', ['b@example.com']), message: broken() }),
+      ).rejects.toMatchObject({ code: 451, enhanced: '4.3.0' });
+      expect((await t.queue.list()).map((m) => m.queueId)).toEqual([ok.queueId]);
+      expect(await t.store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({ chunks: 0, bodies: 0 });
+    });
+  });
+
+  describe('leases', () => {
+    it('leases due recipients grouped by message and next hop', async () => {
+      await using t = await setup();
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example', 'c@two.example', 'd@one.example']),
+        message: 'x',
+      });
+      const batches = await t.queue.lease({ owner: 'w1', maxGroups: 10, leaseMs: MINUTE });
+      expect(
+        batches.map((b) => [b.queueId, b.nextHop, b.request.envelope.rcptTo.map((r) => r.address.localPart)]),
+      ).toEqual([
+        [queueId, 'one.example', ['b', 'd']],
+        [queueId, 'two.example', ['c']],
+      ]);
+      expect((await t.queue.counts()).delivering).toBe(3);
+    });
+
+    it('gives a leased recipient to no one else until the lease expires', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
+      expect(await t.queue.lease({ owner: 'w1', maxGroups: 10, leaseMs: MINUTE })).toHaveLength(1);
+      expect(await t.queue.lease({ owner: 'w2', maxGroups: 10, leaseMs: MINUTE })).toHaveLength(0);
+      t.clock.advance(MINUTE);
+      const retaken = await t.queue.lease({ owner: 'w2', maxGroups: 10, leaseMs: MINUTE });
+      expect(retaken.map((b) => b.owner)).toEqual(['w2']);
+    });
+
+    it('ignores the outcome of a lease that expired and was taken over', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
+      const [stale] = await t.queue.lease({ owner: 'w1', maxGroups: 1, leaseMs: MINUTE });
+      t.clock.advance(MINUTE);
+      const [fresh] = await t.queue.lease({ owner: 'w2', maxGroups: 1, leaseMs: MINUTE });
+      await t.queue.complete(stale!, [delivered('b@one.example')]);
+      expect((await t.queue.counts()).delivering).toBe(1);
+      await t.queue.complete(fresh!, [delivered('b@one.example')]);
+      expect((await t.queue.counts()).delivered).toBe(1);
+    });
+
+    it('leaves excluded next hops and respects per-hop slots', async () => {
+      await using t = await setup();
+      for (let i = 0; i < 3; i++) {
+        await t.queue.enqueue({
+          envelope: envelope('a@example.org', [`b${i}@one.example`, `c${i}@two.example`]),
+          message: 'x',
+        });
+      }
+      const batches = await t.queue.lease({
+        owner: 'w1',
+        maxGroups: 10,
+        leaseMs: MINUTE,
+        exclude: ['two.example'],
+        slotsFor: () => 2,
+      });
+      expect(batches.map((b) => b.nextHop)).toEqual(['one.example', 'one.example']);
+    });
+
+    it('gives back an abandoned lease without counting an attempt', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
+      const [batch] = await t.queue.lease({ owner: 'w1', maxGroups: 1, leaseMs: MINUTE });
+      await t.queue.abandon(batch!);
+      const [again] = await t.queue.lease({ owner: 'w2', maxGroups: 1, leaseMs: MINUTE });
+      expect(again?.recipients[0]?.attempts).toBe(0);
+    });
+  });
+
+  describe('delivery outcomes', () => {
+    it('records delivered recipients, their replies, and removes the body once all are final', async () => {
+      await using t = await setup();
+      const courier = recordingCourier((rcpt) => delivered(rcpt));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example', 'c@two.example']),
+        message: 'Subject: x\r\n\r\nbody\r\n',
+      });
+      const seen: string[] = [];
+      t.queue.events.on('delivered', (e) => seen.push(e.rcpt));
+      expect(await createWorker({ queue: t.queue, courier }).runOnce()).toBe(2);
+      expect(courier.bodies).toEqual([
+        sha256Of('Subject: x\r\n\r\nbody\r\n'),
+        sha256Of('Subject: x\r\n\r\nbody\r\n'),
+      ]);
+      expect(seen.sort()).toEqual(['b@one.example', 'c@two.example']);
+      const shown = await t.queue.show(queueId);
+      expect(shown?.recipients.map((r) => [r.state, r.attempts, r.lastReply])).toEqual([
+        ['delivered', 1, '250 2.0.0 OK'],
+        ['delivered', 1, '250 2.0.0 OK'],
+      ]);
+      expect(shown?.attempts.map((a) => [a.rcpt, a.status, a.reply]).sort()).toEqual([
+        ['b@one.example', 'delivered', '250 2.0.0 OK'],
+        ['c@two.example', 'delivered', '250 2.0.0 OK'],
+      ]);
+      expect(shown?.bodyAvailable).toBe(false);
+      await expect(sha256(t.queue.openMessage(queueId))).rejects.toMatchObject({ code: 451 });
+    });
+
+    it('defers a 4xx on the retry schedule and delivers when it is due again', async () => {
+      await using t = await setup({ retry: { schedule: [5 * MINUTE, 60 * MINUTE], jitter: 0 } });
+      let answer: 'defer' | 'deliver' = 'defer';
+      const courier = recordingCourier((rcpt) =>
+        answer === 'defer'
+          ? { rcpt, status: 'deferred', error: new SmtpError(421, '4.7.0', 'Try again later') }
+          : delivered(rcpt),
+      );
+      const deferred: DeferredEvent[] = [];
+      t.queue.events.on('deferred', (e) => deferred.push(e));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      const worker = createWorker({ queue: t.queue, courier });
+      await worker.runOnce();
+      const start = t.clock.now();
+      expect(deferred[0]?.nextAttemptAt.getTime()).toBe(start + 5 * MINUTE);
+      expect(deferred[0]?.error.code).toBe(421);
+      t.clock.advance(5 * MINUTE - 1);
+      expect(await worker.runOnce()).toBe(0);
+      t.clock.advance(1);
+      await worker.runOnce();
+      expect(deferred[1]?.nextAttemptAt.getTime()).toBe(t.clock.now() + 60 * MINUTE);
+      t.clock.advance(60 * MINUTE);
+      answer = 'deliver';
+      await worker.runOnce();
+      const shown = await t.queue.show(queueId);
+      expect(shown?.recipients[0]).toMatchObject({ state: 'delivered', attempts: 3 });
+      expect(shown?.attempts.map((a) => a.reply)).toEqual([
+        '421 4.7.0 Try again later',
+        '421 4.7.0 Try again later',
+        '250 2.0.0 OK',
+      ]);
+    });
+
+    it('spreads retries with jitter within the configured fraction', async () => {
+      await using t = await setup({ retry: { schedule: [10 * MINUTE], jitter: 0.5, random: () => 0.99 } });
+      const courier = recordingCourier((rcpt) => ({
+        rcpt,
+        status: 'deferred',
+        error: new SmtpError(450, '4.2.0', 'busy'),
+      }));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      await createWorker({ queue: t.queue, courier }).runOnce();
+      const next = (await t.queue.show(queueId))?.recipients[0]?.nextAttemptAt?.getTime() ?? 0;
+      expect(next - t.clock.now()).toBeGreaterThan(14 * MINUTE);
+      expect(next - t.clock.now()).toBeLessThanOrEqual(15 * MINUTE);
+    });
+
+    it('defers with 451 4.3.0 when the courier throws something unknown', async () => {
+      await using t = await setup();
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      await createWorker({
+        queue: t.queue,
+        courier: {
+          deliver: async () => {
+            throw new Error('socket hang up');
+          },
+        },
+      }).runOnce();
+      const shown = await t.queue.show(queueId);
+      expect(shown?.recipients[0]).toMatchObject({ state: 'deferred', attempts: 1 });
+      expect(shown?.recipients[0]?.lastReply).toMatch(/^451 4\.3\.0/);
+    });
+
+    it('defers a recipient the courier gave no outcome for', async () => {
+      await using t = await setup();
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example', 'c@one.example']),
+        message: 'x',
+      });
+      await createWorker({
+        queue: t.queue,
+        courier: { deliver: async () => [delivered('b@one.example')] },
+      }).runOnce();
+      expect((await t.queue.show(queueId))?.recipients.map((r) => r.state)).toEqual([
+        'delivered',
+        'deferred',
+      ]);
+    });
+
+    it('bounces an explicit 5xx at once and hands the app a notice with the reply', async () => {
+      const notices: BounceNotice[] = [];
+      const bodies: string[] = [];
+      await using t = await setup({
+        onBounce: async (notice) => {
+          notices.push(notice);
+          bodies.push(await sha256(notice.openMessage()));
+        },
+      });
+      const courier = recordingCourier((rcpt) =>
+        rcpt.startsWith('gone')
+          ? { rcpt, status: 'bounced', error: new SmtpError(550, '5.1.1', 'No such user') }
+          : delivered(rcpt),
+      );
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['gone@one.example', 'ok@one.example']),
+        message: 'original',
+      });
+      await createWorker({ queue: t.queue, courier }).runOnce();
+      expect(notices).toHaveLength(1);
+      expect(notices[0]?.queueId).toBe(queueId);
+      expect(notices[0]?.recipients.map((r) => [r.rcpt, r.reason, r.error.code, r.error.enhanced])).toEqual([
+        ['gone@one.example', 'rejected', 550, '5.1.1'],
+      ]);
+      expect(bodies).toEqual([sha256Of('original')]);
+      expect((await t.queue.show(queueId))?.bodyAvailable).toBe(false);
+    });
+
+    it('keeps the body and retries the notice when the bounce hook fails', async () => {
+      let fail = true;
+      let calls = 0;
+      await using t = await setup({
+        noticeRetryMs: MINUTE,
+        onBounce: async () => {
+          calls++;
+          if (fail) throw new Error('could not enqueue DSN');
+        },
+      });
+      const courier = recordingCourier((rcpt) => ({
+        rcpt,
+        status: 'bounced',
+        error: new SmtpError(550, '5.1.1', 'No'),
+      }));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      await createWorker({ queue: t.queue, courier }).runOnce();
+      expect(calls).toBe(1);
+      expect((await t.queue.show(queueId))?.bodyAvailable).toBe(true);
+      fail = false;
+      expect(await t.queue.processNotices()).toBe(0);
+      t.clock.advance(MINUTE);
+      expect(await t.queue.processNotices()).toBe(1);
+      expect((await t.queue.show(queueId))?.bodyAvailable).toBe(false);
+    });
+
+    it('treats a "bounced" outcome with a 4xx error as a deferral', async () => {
+      await using t = await setup();
+      const courier = recordingCourier((rcpt) => ({
+        rcpt,
+        status: 'bounced',
+        error: new SmtpError(451, '4.4.1', 'x'),
+      }));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      await createWorker({ queue: t.queue, courier }).runOnce();
+      expect((await t.queue.show(queueId))?.recipients[0]?.state).toBe('deferred');
+    });
+
+    it('never sends a bounce notice for the null sender or NOTIFY=NEVER', async () => {
+      const notices: BounceNotice[] = [];
+      await using t = await setup({ onBounce: (n) => void notices.push(n) });
+      const courier = recordingCourier((rcpt) => ({
+        rcpt,
+        status: 'bounced',
+        error: new SmtpError(550, '5.1.1', 'No'),
+      }));
+      const a = await t.queue.enqueue({ envelope: envelope(null, ['b@one.example']), message: 'x' });
+      const b = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['c@one.example'], 'NEVER'),
+        message: 'x',
+      });
+      await createWorker({ queue: t.queue, courier }).runOnce();
+      expect(notices).toEqual([]);
+      expect((await t.queue.show(a.queueId))?.recipients[0]?.state).toBe('bounced');
+      expect((await t.queue.show(b.queueId))?.bodyAvailable).toBe(false);
+    });
+
+    it('bounces a recipient still deferred when the queue lifetime has run out', async () => {
+      const notices: BounceNotice[] = [];
+      await using t = await setup({
+        retry: { schedule: [MINUTE * 60], lifetimeMs: 3 * 60 * MINUTE, jitter: 0 },
+        onBounce: (n) => void notices.push(n),
+      });
+      const expired: ExpiredEvent[] = [];
+      t.queue.events.on('expired', (e) => expired.push(e));
+      const courier = recordingCourier((rcpt) => ({
+        rcpt,
+        status: 'deferred',
+        error: new SmtpError(451, '4.4.1', 'No answer'),
+      }));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      const worker = createWorker({ queue: t.queue, courier });
+      for (let i = 0; i < 3; i++) {
+        await worker.runOnce();
+        t.clock.advance(60 * MINUTE);
+      }
+      expect(expired).toEqual([]);
+      await worker.runOnce();
+      expect(expired.map((e) => [e.rcpt, e.error.code, e.error.enhanced])).toEqual([
+        ['b@one.example', 550, '5.4.7'],
+      ]);
+      expect(notices[0]?.recipients[0]?.reason).toBe('expired');
+      expect((await t.queue.show(queueId))?.recipients[0]).toMatchObject({ state: 'bounced', attempts: 4 });
+    });
+  });
+
+  describe('operations', () => {
+    async function three(t: Awaited<ReturnType<typeof setup>>) {
+      const a = await t.queue.enqueue({
+        envelope: envelope('alice@example.org', ['x@one.example']),
+        message: 'a',
+      });
+      t.clock.advance(10 * MINUTE);
+      const b = await t.queue.enqueue({
+        envelope: envelope('bob@example.org', ['y@two.example']),
+        message: 'b',
+      });
+      t.clock.advance(10 * MINUTE);
+      const c = await t.queue.enqueue({
+        envelope: envelope(null, ['z@two.example', 'x@one.example']),
+        message: 'c',
+      });
+      return [a.queueId, b.queueId, c.queueId] as const;
+    }
+
+    it('lists messages filtered by next hop, sender, recipient, age and state', async () => {
+      await using t = await setup();
+      const [a, b, c] = await three(t);
+      const ids = async (filter: Parameters<typeof t.queue.list>[0]) =>
+        (await t.queue.list(filter)).map((m) => m.queueId);
+      expect(await ids({})).toEqual([a, b, c]);
+      expect(await ids({ nextHop: 'two.example' })).toEqual([b, c]);
+      expect(await ids({ mailFrom: 'Bob@example.org' })).toEqual([b]);
+      expect(await ids({ mailFrom: null })).toEqual([c]);
+      expect(await ids({ rcpt: 'x@one.example' })).toEqual([a, c]);
+      expect(await ids({ olderThanMs: 10 * MINUTE })).toEqual([a, b]);
+      expect(await ids({ newerThanMs: 15 * MINUTE })).toEqual([b, c]);
+      await t.queue.hold(b);
+      expect(await ids({ state: 'held' })).toEqual([b]);
+      expect(await ids({ state: ['pending'], limit: 1 })).toEqual([a]);
+    });
+
+    it('holds a message so that no worker leases it, and releases it again', async () => {
+      await using t = await setup();
+      const [a] = await three(t);
+      const held: string[] = [];
+      t.queue.events.on('held', (e) => held.push(e.queueId));
+      expect(await t.queue.hold(a)).toBe(1);
+      expect(held).toEqual([a]);
+      const leased = await t.queue.lease({ owner: 'w', maxGroups: 10, leaseMs: MINUTE });
+      expect(leased.map((l) => l.queueId)).not.toContain(a);
+      expect(await t.queue.release(a)).toBe(1);
+      const again = await t.queue.lease({ owner: 'w', maxGroups: 10, leaseMs: MINUTE });
+      expect(again.map((l) => l.queueId)).toEqual([a]);
+    });
+
+    it('retries a deferred recipient now', async () => {
+      await using t = await setup();
+      const courier = recordingCourier((rcpt) => ({
+        rcpt,
+        status: 'deferred',
+        error: new SmtpError(451, '4.4.1', 'x'),
+      }));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      const worker = createWorker({ queue: t.queue, courier });
+      await worker.runOnce();
+      expect(await worker.runOnce()).toBe(0);
+      expect(await t.queue.retry(queueId)).toBe(1);
+      expect(await worker.runOnce()).toBe(1);
+      expect((await t.queue.show(queueId))?.recipients[0]).toMatchObject({ state: 'deferred', attempts: 2 });
+    });
+
+    it('deletes a message with its recipients, attempts and body', async () => {
+      await using t = await setup();
+      const [a, b] = await three(t);
+      const deleted: string[] = [];
+      t.queue.events.on('deleted', (e) => deleted.push(e.queueId));
+      expect(await t.queue.delete(a)).toBe(true);
+      expect(await t.queue.delete(a)).toBe(false);
+      expect(deleted).toEqual([a]);
+      expect(await t.queue.show(a)).toBeUndefined();
+      expect((await t.queue.list()).map((m) => m.queueId)[0]).toBe(b);
+    });
+
+    it('bounces a message now, with a notice to its sender', async () => {
+      const notices: BounceNotice[] = [];
+      await using t = await setup({ onBounce: (n) => void notices.push(n) });
+      const [a, , c] = await three(t);
+      expect(await t.queue.bounce(a)).toBe(1);
+      expect(await t.queue.bounce(c, 'z@two.example')).toBe(1);
+      expect(
+        notices.map((n) => [n.queueId, n.recipients.map((r) => [r.rcpt, r.reason, r.error.code])]),
+      ).toEqual([[a, [['x@one.example', 'operator', 550]]]]);
+      expect((await t.queue.show(c))?.recipients.map((r) => r.state)).toEqual(['bounced', 'pending']);
+    });
+  });
+
+  describe('housekeeping', () => {
+    it('removes chunks staged by an enqueue that never committed when the queue opens', async () => {
+      const store = await openStore();
+      try {
+        await store.stageChunk('ORPHAN', 0, Buffer.from('half a message'), 0);
+        const reopened = await store.reopen();
+        expect(await reopened.readChunk('ORPHAN', 0)).toBeDefined();
+        await openQueue({ store: reopened, orphanAgeMs: 0 });
+        expect(await reopened.readChunk('ORPHAN', 0)).toBeUndefined();
+        if (reopened !== store) await reopened.close();
+      } finally {
+        await store[Symbol.asyncDispose]();
+      }
+    });
+
+    it('keeps queued messages across a close and reopen', async () => {
+      const store = await openStore();
+      try {
+        const queue = await openQueue({ store });
+        const { queueId } = await queue.enqueue({
+          envelope: envelope('a@example.org', ['b@one.example']),
+          message: 'survives',
+        });
+        await queue.close();
+        await store.close();
+        const reopened = await store.reopen();
+        const again = await openQueue({ store: reopened });
+        expect(await sha256(again.openMessage(queueId))).toBe(sha256Of('survives'));
+        expect((await again.counts()).pending).toBe(1);
+        await reopened.close();
+      } finally {
+        await store[Symbol.asyncDispose]().catch(() => undefined);
+      }
+    });
+  });
+
+  describe('worker limits', () => {
+    function trackingCourier(delayMs: number) {
+      let now = 0;
+      let max = 0;
+      const perHop = new Map<string, number>();
+      const maxPerHop = new Map<string, number>();
+      const starts: number[] = [];
+      return {
+        get max() {
+          return max;
+        },
+        maxPerHop,
+        starts,
+        async deliver(request: DeliveryRequest) {
+          starts.push(performance.now());
+          now++;
+          max = Math.max(max, now);
+          const hop = (perHop.get(request.nextHop) ?? 0) + 1;
+          perHop.set(request.nextHop, hop);
+          maxPerHop.set(request.nextHop, Math.max(maxPerHop.get(request.nextHop) ?? 0, hop));
+          await new Promise((r) => setTimeout(r, delayMs));
+          now--;
+          perHop.set(request.nextHop, (perHop.get(request.nextHop) ?? 1) - 1);
+          return request.envelope.rcptTo.map((r) => delivered(`${r.address.localPart}@${r.address.domain}`));
+        },
+      };
+    }
+
+    it('keeps deliveries within the overall and per-next-hop concurrency', async () => {
+      await using t = await setup();
+      for (let i = 0; i < 24; i++) {
+        await t.queue.enqueue({
+          envelope: envelope('a@example.org', [`r${i}@hop${i % 3}.example`]),
+          message: 'x',
+        });
+      }
+      const courier = tracking(20);
+      function tracking(ms: number) {
+        return trackingCourier(ms);
+      }
+      expect(await createWorker({ queue: t.queue, courier, concurrency: 4, perNextHop: 2 }).runOnce()).toBe(
+        24,
+      );
+      expect(courier.max).toBeLessThanOrEqual(4);
+      expect(courier.max).toBeGreaterThan(1);
+      expect(Math.max(...courier.maxPerHop.values())).toBeLessThanOrEqual(2);
+      expect((await t.queue.counts()).delivered).toBe(24);
+    });
+
+    it('paces deliveries to one next hop to the configured rate', async () => {
+      await using t = await setup();
+      for (let i = 0; i < 5; i++) {
+        await t.queue.enqueue({ envelope: envelope('a@example.org', [`r${i}@slow.example`]), message: 'x' });
+      }
+      const courier = trackingCourier(0);
+      const worker = createWorker({ queue: t.queue, courier, rate: { perSecond: 10, burst: 1 }, pollMs: 20 });
+      worker.start();
+      for (let i = 0; i < 200 && (await t.queue.counts()).delivered < 5; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      await worker.stop();
+      expect((await t.queue.counts()).delivered).toBe(5);
+      // Five deliveries at 10/s with a burst of 1 need at least 400 ms from first to last.
+      expect((courier.starts.at(-1) ?? 0) - (courier.starts[0] ?? 0)).toBeGreaterThanOrEqual(380);
+    });
+
+    it('delivers mail enqueued while it runs without waiting for the poll interval', async () => {
+      await using t = await setup();
+      const courier = recordingCourier((rcpt) => delivered(rcpt));
+      const worker = createWorker({ queue: t.queue, courier, pollMs: 60_000 });
+      worker.start();
+      await new Promise((r) => setTimeout(r, 50));
+      await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
+      for (let i = 0; i < 200 && (await t.queue.counts()).delivered < 1; i++)
+        await new Promise((r) => setTimeout(r, 25));
+      await worker.stop();
+      expect((await t.queue.counts()).delivered).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,113 @@
+// The pre-greeting pause (RFC 5321 §4.3.1 lets a server delay its 220; MTAs use the pause to
+// catch "early talkers", clients that send before the greeting — spamware, not real MTAs).
+// smtp-server 3.21.6 hard-codes 100 ms in SMTPConnection.prototype.init, which caps a server at
+// ~10 messages/s per concurrent client when each message opens a connection. We replace init in
+// a subclass used only by our own SMTPServer instances (other instances in the process keep the
+// stock behaviour), so the pause becomes the `greetingDelayMs` option. Because the replacement
+// re-implements library code, it is pinned: the guard below compares the source of the methods
+// we replace with what we reviewed, and refuses to start if smtp-server changed them.
+
+import { createRequire } from 'node:module';
+import { SMTPServer } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+/** smtp-server's code we replace, whitespace and comments squashed (smtp-server 3.21.6). */
+export const PINNED_SOURCES: Readonly<Record<string, string>> = {
+  'SMTPConnection.prototype.init':
+    "init() { this._setListeners(() => { if (this._server.options.maxClients && this._server.connections.size > this._server.options.maxClients) { return this.send(421, this.name + ' Too many connected clients, try again in a moment', false); } let readyTimer = setTimeout(() => this.connectionReady(), 100); readyTimer.unref(); }); }",
+  'SMTPServer.prototype.connect':
+    "connect(socket, socketOptions) { let connection = new SMTPConnection(this, socket, socketOptions); this.connections.add(connection); connection.on('error', err => this._onError(err)); connection.on('connect', data => this._onClientConnect(data)); connection.init(); }",
+};
+
+/** Internals of SMTPConnection our subclass calls or overrides; each must still be a function. */
+const REQUIRED_CONNECTION_METHODS = [
+  '_setListeners',
+  'connectionReady',
+  'send',
+  'close',
+  '_onCommand',
+  '_onClose',
+  '_createParser',
+  '_resetSession',
+  '_isSupported',
+  'handler_EHLO',
+  'handler_HELO',
+  'handler_AUTH',
+  'handler_MAIL',
+  'handler_RCPT',
+];
+
+function squash(source: string): string {
+  return source
+    .replace(/\/\/[^\n]*\n/g, '\n')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export class IncompatibleSmtpServerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IncompatibleSmtpServerError';
+  }
+}
+
+export interface PatchTargets {
+  readonly connectionPrototype: object;
+  readonly serverPrototype: object;
+  readonly version?: string;
+}
+
+function method(target: object, name: string): unknown {
+  return (target as Record<string, unknown>)[name];
+}
+
+/**
+ * Throws IncompatibleSmtpServerError when smtp-server's code differs from what the override
+ * was written against. Runs in createSmtpServer, so an upgrade fails loudly at startup and in
+ * the tests, never silently in production.
+ */
+export function assertPatchable(targets: PatchTargets = installedSmtpServer()): void {
+  const found: Record<string, unknown> = {
+    'SMTPConnection.prototype.init': method(targets.connectionPrototype, 'init'),
+    'SMTPServer.prototype.connect': method(targets.serverPrototype, 'connect'),
+  };
+  const version = targets.version ?? 'unknown';
+  for (const [name, expected] of Object.entries(PINNED_SOURCES)) {
+    const fn = found[name];
+    if (typeof fn !== 'function' || squash(fn.toString()) !== expected) {
+      throw new IncompatibleSmtpServerError(
+        `smtp-server ${version}: ${name} is not the code @mailyard/smtp's greeting-delay override was pinned to ` +
+          '(smtp-server 3.21.6). Review the new code and update src/server/greeting-delay.ts.',
+      );
+    }
+  }
+  for (const name of REQUIRED_CONNECTION_METHODS) {
+    if (typeof method(targets.connectionPrototype, name) !== 'function') {
+      throw new IncompatibleSmtpServerError(
+        `smtp-server ${version}: SMTPConnection.prototype.${name} is missing`,
+      );
+    }
+  }
+}
+
+export function installedSmtpServer(): PatchTargets {
+  const require = createRequire(import.meta.url);
+  const { version } = require('smtp-server/package.json') as { version: string };
+  return {
+    connectionPrototype: SMTPConnection.prototype,
+    serverPrototype: SMTPServer.prototype,
+    version,
+  };
+}
+
+/** Schedules the greeting the way smtp-server's init did, with our delay (0 = right away). */
+export function scheduleGreeting(ready: () => void, delayMs: number): NodeJS.Timeout | null {
+  if (delayMs <= 0) {
+    ready();
+    return null;
+  }
+  const timer = setTimeout(ready, delayMs);
+  // Like smtp-server's own timer: a pending greeting must not keep the process alive.
+  timer.unref();
+  return timer;
+}
