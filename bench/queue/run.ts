@@ -168,9 +168,11 @@ async function postgresReachable(): Promise<boolean> {
 const backends = [sqlite, ...((await postgresReachable()) ? [postgres] : [])];
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US').padStart(8);
 console.log(`durable enqueues/s, ${SECONDS} s per cell (ratio = queue / naive fsync'd file per message)`);
-console.log(`${'size'.padEnd(7)}${'producers'.padStart(10)}${'naive'.padStart(10)}${backends.map((b) => `${b.name.padStart(10)}${'ratio'.padStart(7)}`).join('')}`);
+console.log(
+  `${'size'.padEnd(7)}${'producers'.padStart(10)}${'naive'.padStart(10)}${backends.map((b) => `${b.name.padStart(10)}${'ratio'.padStart(7)}`).join('')}`,
+);
 const results: { size: number; producers: number; naive: number; rates: number[] }[] = [];
-for (const size of process.env.BENCH_CYCLE_ONLY ? [] : SIZES) {
+for (const size of SIZES) {
   for (const producers of PRODUCERS) {
     const base = await naive(size, producers);
     const rates: number[] = [];

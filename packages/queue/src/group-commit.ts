@@ -15,9 +15,9 @@ interface Pending<T, R> {
   readonly reject: (error: unknown) => void;
 }
 
-/** `write` commits a batch in one transaction and returns one result per item, in order. */
+/** `write` commits a batch in one transaction and may return one result per item, in order. */
 export function createGroupCommit<T, R = void>(
-  write: (batch: readonly T[]) => Promise<readonly R[] | undefined | void>,
+  write: (batch: readonly T[]) => Promise<unknown>,
   maxBatch = 1000,
 ): GroupCommit<T, R> {
   let pending: Pending<T, R>[] = [];
@@ -26,7 +26,7 @@ export function createGroupCommit<T, R = void>(
 
   async function writeAlone(entry: Pending<T, R>): Promise<void> {
     try {
-      const results = await write([entry.item]);
+      const results = (await write([entry.item])) as readonly R[] | undefined;
       entry.resolve(results?.[0] as R);
     } catch (error) {
       entry.reject(error);
@@ -38,7 +38,7 @@ export function createGroupCommit<T, R = void>(
       const batch = pending.slice(0, maxBatch);
       pending = pending.slice(batch.length);
       try {
-        const results = await write(batch.map((entry) => entry.item));
+        const results = (await write(batch.map((entry) => entry.item))) as readonly R[] | undefined;
         batch.forEach((entry, i) => {
           entry.resolve(results?.[i] as R);
         });

@@ -244,12 +244,19 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
   const defaultHop = options.nextHop ?? ((recipient: Recipient) => recipient.address.domain);
 
   const orphanAge = options.orphanAgeMs ?? (store.kind === 'sqlite' ? 0 : 60 * 60_000);
-  const cleaned = await store.cleanOrphans(clock.now() - orphanAge + (orphanAge === 0 ? 1 : 0));
-  if (cleaned.chunks > 0 || cleaned.bodies > 0) logger.warn(cleaned, 'queue: removed orphaned data');
+  try {
+    const cleaned = await store.cleanOrphans(clock.now() - orphanAge + (orphanAge === 0 ? 1 : 0));
+    if (cleaned.chunks > 0 || cleaned.bodies > 0) logger.warn(cleaned, 'queue: removed orphaned data');
+  } catch (error) {
+    // Housekeeping must not keep a queue from opening (e.g. a lock conflict with busy workers).
+    logger.warn({ err: error }, 'queue: orphan cleanup failed, will try at next start');
+  }
 
   const committer = createGroupCommit<NewMessage>((batch) => store.commit(batch));
   // Outcomes are group-committed too: a worker finishing many deliveries at once pays one fsync.
-  const completer = createGroupCommit<CompletedGroup, number[]>((groups) => store.complete(groups, clock.now()));
+  const completer = createGroupCommit<CompletedGroup, number[]>((groups) =>
+    store.complete(groups, clock.now()),
+  );
   const underway = new Set<Promise<unknown>>();
   let closing = false;
 

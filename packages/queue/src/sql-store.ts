@@ -73,7 +73,17 @@ function ddl(blob: string): string[] {
   ];
 }
 
-const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+const placeholderLists = new Map<number, string>();
+function placeholders(n: number): string {
+  let list = placeholderLists.get(n);
+  if (list === undefined) {
+    list = Array.from({ length: n }, () => '?').join(', ');
+    if (n <= 1000) placeholderLists.set(n, list);
+  }
+  return list;
+}
+
+const insertStatements = new Map<string, string>();
 
 /** Multi-row INSERTs keep a batch of many messages to a few statements (round trips on PostgreSQL). */
 async function insertRows(
@@ -85,8 +95,14 @@ async function insertRows(
   const perStatement = Math.max(1, Math.floor(900 / columns.length));
   for (let i = 0; i < rows.length; i += perStatement) {
     const slice = rows.slice(i, i + perStatement);
-    const values = slice.map(() => `(${placeholders(columns.length)})`).join(', ');
-    await tx.run(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`, slice.flat());
+    const key = `${table}:${columns.length}:${slice.length}`;
+    let sql = insertStatements.get(key);
+    if (sql === undefined) {
+      const row = `(${placeholders(columns.length)})`;
+      sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: slice.length }, () => row).join(', ')}`;
+      insertStatements.set(key, sql);
+    }
+    await tx.run(sql, slice.flat());
   }
 }
 
@@ -121,6 +137,15 @@ function toRecipient(row: SqlRow): StoredRecipient {
   };
 }
 
+const SCHEMA_OBJECTS = [
+  'mq_messages',
+  'mq_messages_created',
+  'mq_chunks',
+  'mq_recipients',
+  'mq_recipients_due',
+  'mq_recipients_notice',
+  'mq_attempts',
+];
 const MESSAGE_COLUMNS = 'id, mail_from, envelope, meta, size, sha256, chunks, created_at, body_deleted';
 const OPEN_STATES = "('pending', 'deferred', 'delivering')";
 
@@ -129,8 +154,19 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
   const skipLocked = postgres ? ' FOR UPDATE SKIP LOCKED' : '';
 
   await driver.transaction(async (tx) => {
-    // Several processes may open one PostgreSQL database at once; DDL must not race.
+    // Several processes may open one PostgreSQL database at once; DDL must not race. Nor may it
+    // run while others work: even CREATE … IF NOT EXISTS takes table locks that can deadlock
+    // with their leases. So it runs only when something is missing.
     if (postgres) await tx.all('SELECT pg_advisory_xact_lock(7256001)');
+    const names = SCHEMA_OBJECTS.map(() => '?').join(', ');
+    const [found] = await tx.all(
+      postgres
+        ? `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+            WHERE ns.nspname = current_schema() AND c.relname IN (${names})`
+        : `SELECT count(*) AS n FROM sqlite_master WHERE name IN (${names})`,
+      SCHEMA_OBJECTS,
+    );
+    if (Number(found?.n) === SCHEMA_OBJECTS.length) return;
     for (const statement of ddl(postgres ? 'BYTEA' : 'BLOB')) await tx.run(statement);
   });
 
@@ -152,7 +188,10 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
     const done = `id IN (${placeholders(messageIds.length)}) AND body_deleted = 0 AND NOT EXISTS (
       SELECT 1 FROM mq_recipients r WHERE r.message_id = mq_messages.id
         AND (r.state NOT IN ('delivered', 'bounced') OR r.notice_due_at IS NOT NULL))`;
-    await tx.run(`DELETE FROM mq_chunks WHERE message_id IN (SELECT id FROM mq_messages WHERE ${done})`, messageIds);
+    await tx.run(
+      `DELETE FROM mq_chunks WHERE message_id IN (SELECT id FROM mq_messages WHERE ${done})`,
+      messageIds,
+    );
     await tx.run(`UPDATE mq_messages SET body_deleted = 1 WHERE ${done}`, messageIds);
   }
 
@@ -232,75 +271,84 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
 
     async lease(query) {
       if (query.maxGroups <= 0) return [];
-      return driver.transaction(async (tx) => {
-        const exclude =
-          query.exclude.length > 0 ? ` AND next_hop NOT IN (${placeholders(query.exclude.length)})` : '';
-        // Candidates are locked until this transaction ends: take enough to fill the groups, not
-        // so many that other workers find everything locked.
-        const window = Math.min(query.maxGroups * query.maxRecipients, query.maxGroups * 8 + 32, 5000);
-        const candidates = await tx.all(
-          `SELECT message_id, idx, rcpt, next_hop, attempts FROM mq_recipients
+      return driver.transaction(
+        async (tx) => {
+          const exclude =
+            query.exclude.length > 0 ? ` AND next_hop NOT IN (${placeholders(query.exclude.length)})` : '';
+          // Candidates are locked until this transaction ends: take enough to fill the groups, not
+          // so many that other workers find everything locked.
+          const window = Math.min(query.maxGroups * query.maxRecipients, query.maxGroups * 8 + 32, 5000);
+          const candidates = await tx.all(
+            `SELECT message_id, idx, rcpt, next_hop, attempts FROM mq_recipients
             WHERE state IN ${OPEN_STATES} AND next_attempt_at <= ?${exclude}
             ORDER BY next_attempt_at, message_id, idx LIMIT ?${skipLocked}`,
-          [query.now, ...query.exclude, window],
-        );
-        const groups = new Map<
-          string,
-          { messageId: string; nextHop: string; recipients: LeasedGroup['recipients'][number][] }
-        >();
-        const perHop = new Map<string, number>();
-        for (const row of candidates) {
-          const messageId = String(row.message_id);
-          const nextHop = String(row.next_hop);
-          const key = `${messageId}\u0000${nextHop}`;
-          let group = groups.get(key);
-          if (!group) {
-            const taken = perHop.get(nextHop) ?? 0;
-            if (groups.size >= query.maxGroups || taken >= query.slotsFor(nextHop)) continue;
-            perHop.set(nextHop, taken + 1);
-            group = { messageId, nextHop, recipients: [] };
-            groups.set(key, group);
-          }
-          if (group.recipients.length >= query.maxRecipients) continue;
-          group.recipients.push({
-            idx: Number(row.idx),
-            rcpt: String(row.rcpt),
-            attempts: Number(row.attempts),
-          });
-        }
-        if (groups.size === 0) return [];
-        const keys = [...groups.values()].flatMap((g) => g.recipients.map((r): SqlValue[] => [g.messageId, r.idx]));
-        for (let i = 0; i < keys.length; i += 400) {
-          const slice = keys.slice(i, i + 400);
-          await tx.run(
-            `UPDATE mq_recipients SET state = 'delivering', lease_owner = ?, lease_until = ?, next_attempt_at = ?,
-              updated_at = ? WHERE (message_id, idx) IN (VALUES ${slice.map(() => '(?, CAST(? AS INTEGER))').join(', ')})`,
-            [query.owner, query.leaseUntil, query.leaseUntil, query.now, ...slice.flat()],
+            [query.now, ...query.exclude, window],
           );
-        }
-        const ids = [...new Set([...groups.values()].map((g) => g.messageId))];
-        const rows = await tx.all(
-          `SELECT ${MESSAGE_COLUMNS} FROM mq_messages WHERE id IN (${placeholders(ids.length)})`,
-          ids,
-        );
-        const messages = new Map(rows.map((row) => [String(row.id), toMessage(row)]));
-        const leased: LeasedGroup[] = [];
-        for (const group of groups.values()) {
-          const message = messages.get(group.messageId);
-          if (message) leased.push({ message, nextHop: group.nextHop, recipients: group.recipients });
-        }
-        return leased;
-      }, { durable: false });
+          const groups = new Map<
+            string,
+            { messageId: string; nextHop: string; recipients: LeasedGroup['recipients'][number][] }
+          >();
+          const perHop = new Map<string, number>();
+          for (const row of candidates) {
+            const messageId = String(row.message_id);
+            const nextHop = String(row.next_hop);
+            const key = `${messageId}\u0000${nextHop}`;
+            let group = groups.get(key);
+            if (!group) {
+              const taken = perHop.get(nextHop) ?? 0;
+              if (groups.size >= query.maxGroups || taken >= query.slotsFor(nextHop)) continue;
+              perHop.set(nextHop, taken + 1);
+              group = { messageId, nextHop, recipients: [] };
+              groups.set(key, group);
+            }
+            if (group.recipients.length >= query.maxRecipients) continue;
+            group.recipients.push({
+              idx: Number(row.idx),
+              rcpt: String(row.rcpt),
+              attempts: Number(row.attempts),
+            });
+          }
+          if (groups.size === 0) return [];
+          const keys = [...groups.values()].flatMap((g) =>
+            g.recipients.map((r): SqlValue[] => [g.messageId, r.idx]),
+          );
+          for (let i = 0; i < keys.length; i += 400) {
+            const slice = keys.slice(i, i + 400);
+            await tx.run(
+              `UPDATE mq_recipients SET state = 'delivering', lease_owner = ?, lease_until = ?, next_attempt_at = ?,
+              updated_at = ? WHERE (message_id, idx) IN (VALUES ${slice.map(() => '(?, CAST(? AS INTEGER))').join(', ')})`,
+              [query.owner, query.leaseUntil, query.leaseUntil, query.now, ...slice.flat()],
+            );
+          }
+          const ids = [...new Set([...groups.values()].map((g) => g.messageId))];
+          const rows = await tx.all(
+            `SELECT ${MESSAGE_COLUMNS} FROM mq_messages WHERE id IN (${placeholders(ids.length)})`,
+            ids,
+          );
+          const messages = new Map(rows.map((row) => [String(row.id), toMessage(row)]));
+          const leased: LeasedGroup[] = [];
+          for (const group of groups.values()) {
+            const message = messages.get(group.messageId);
+            if (message) leased.push({ message, nextHop: group.nextHop, recipients: group.recipients });
+          }
+          return leased;
+        },
+        { durable: false },
+      );
     },
 
     async release(owner, messageId, idxs, now) {
       if (idxs.length === 0) return;
-      await driver.transaction((tx) => tx.run(
-        `UPDATE mq_recipients SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'pending' END,
+      await driver.transaction(
+        (tx) =>
+          tx.run(
+            `UPDATE mq_recipients SET state = CASE WHEN attempts > 0 THEN 'deferred' ELSE 'pending' END,
           lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ?
           WHERE message_id = ? AND lease_owner = ? AND state = 'delivering' AND idx IN (${placeholders(idxs.length)})`,
-        [now, now, messageId, owner, ...idxs],
-      ), { durable: false });
+            [now, now, messageId, owner, ...idxs],
+          ),
+        { durable: false },
+      );
     },
 
     async complete(groups, now) {
@@ -320,7 +368,8 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
             g.owner,
           ]),
         );
-        const row = '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)';
+        const row =
+          '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)';
         const applied = new Map<string, number>();
         for (let i = 0; i < rows.length; i += 100) {
           const slice = rows.slice(i, i + 100);
@@ -335,7 +384,8 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
               RETURNING message_id, idx, attempts`,
             [now, ...slice.flat()],
           );
-          for (const r of returned) applied.set(`${String(r.message_id)} ${Number(r.idx)}`, Number(r.attempts));
+          for (const r of returned)
+            applied.set(`${String(r.message_id)} ${Number(r.idx)}`, Number(r.attempts));
         }
         const attempts: SqlValue[][] = [];
         const results = groups.map((g) => {
@@ -348,7 +398,12 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
           }
           return done;
         });
-        await insertRows(tx, 'mq_attempts', ['message_id', 'idx', 'attempt', 'at', 'status', 'reply', 'owner'], attempts);
+        await insertRows(
+          tx,
+          'mq_attempts',
+          ['message_id', 'idx', 'attempt', 'at', 'status', 'reply', 'owner'],
+          attempts,
+        );
         await removeBodiesIfDone(tx, order);
         return results;
       });
@@ -356,14 +411,18 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
 
     async claimNotices(now, until, limit, messageId) {
       const only = messageId === undefined ? '' : ' AND message_id = ?';
-      const rows = await driver.transaction((tx) => tx.all(
-        `UPDATE mq_recipients SET notice_due_at = ? WHERE (message_id, idx) IN (
+      const rows = await driver.transaction(
+        (tx) =>
+          tx.all(
+            `UPDATE mq_recipients SET notice_due_at = ? WHERE (message_id, idx) IN (
           SELECT message_id, idx FROM mq_recipients
             WHERE notice_due_at IS NOT NULL AND notice_due_at <= ?${only}
             ORDER BY notice_due_at LIMIT ?${skipLocked})
           RETURNING message_id, idx, rcpt, next_hop, last_reply, notice_reason`,
-        messageId === undefined ? [until, now, limit] : [until, now, messageId, limit],
-      ), { durable: false });
+            messageId === undefined ? [until, now, limit] : [until, now, messageId, limit],
+          ),
+        { durable: false },
+      );
       return rows.map(
         (row): NoticeRow => ({
           messageId: String(row.message_id),

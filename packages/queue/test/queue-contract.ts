@@ -704,6 +704,28 @@ export function queueContract(openStore: StoreFactory): void {
       expect((courier.starts.at(-1) ?? 0) - (courier.starts[0] ?? 0)).toBeGreaterThanOrEqual(380);
     });
 
+    it('aborts deliveries still running after the stop grace time and gives their leases back', async () => {
+      await using t = await setup();
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x',
+      });
+      let started = false;
+      const courier = {
+        deliver: (_request: DeliveryRequest, signal: AbortSignal) =>
+          new Promise<never>((_resolve, reject) => {
+            started = true;
+            signal.addEventListener('abort', () => reject(signal.reason));
+          }),
+      };
+      const worker = createWorker({ queue: t.queue, courier, stopGraceMs: 50, pollMs: 20 });
+      worker.start();
+      for (let i = 0; i < 200 && !started; i++) await new Promise((r) => setTimeout(r, 10));
+      await worker.stop();
+      expect(started).toBe(true);
+      expect((await t.queue.show(queueId))?.recipients[0]).toMatchObject({ state: 'pending', attempts: 0 });
+    });
+
     it('delivers mail enqueued while it runs without waiting for the poll interval', async () => {
       await using t = await setup();
       const courier = recordingCourier((rcpt) => delivered(rcpt));

@@ -172,6 +172,15 @@ describe('router properties', () => {
           for (const rcpt of rcpts) {
             expect(routeOf(router!, rcpt, from, allFacts)).toEqual(model(rules, rcpt, from, allFacts));
           }
+          // explain walks every candidate (no shortcut) and must reach the same plans.
+          const envelope = {
+            mailFrom: sender(from),
+            rcptTo: rcpts.map((r) => ({ address: parseAddress(r) })),
+            params: {},
+          };
+          expect(router!.explain(envelope, allFacts).recipients.map((e) => e.plan)).toEqual(
+            router!.route(envelope, allFacts).recipients,
+          );
         },
       ),
       { numRuns: 400 },

@@ -357,6 +357,7 @@ class Walk {
 }
 
 const NO_ACTIONS: readonly Action[] = Object.freeze([]);
+const NO_FACTS: Facts = Object.freeze({});
 const NO_REFS: readonly RuleRef[] = Object.freeze([]);
 const rejectActions = new WeakMap<SmtpError, readonly Action[]>();
 
@@ -403,17 +404,19 @@ export function createRouter(index: RouterIndex): Router {
       if (outcome.accepted) return ACCEPTED;
       return { accepted: false, error: outcome.error ?? NO_SUCH_USER, rule: outcome.errorRule };
     },
-    route(envelope, facts = {}) {
+    route(envelope, facts = NO_FACTS) {
       let ctx: Context | undefined;
-      const recipients: RecipientPlan[] = [];
-      for (const recipient of envelope.rcptTo) {
+      const rcptTo = envelope.rcptTo;
+      const recipients = new Array<RecipientPlan>(rcptTo.length);
+      for (let i = 0; i < rcptTo.length; i++) {
+        const recipient = rcptTo[i] as Recipient;
         const fast = fastSlot(index, recipient.address);
-        if (fast?.fastActions) {
-          recipients.push({ recipient, accepted: true, actions: fast.fastActions, rules: fast.fastRefs });
+        if (fast !== undefined) {
+          recipients[i] = { recipient, accepted: true, actions: fast.fastActions!, rules: fast.fastRefs };
           continue;
         }
         ctx ??= createContext(envelope.mailFrom, facts, envelope.params.size);
-        recipients.push(toPlan(recipient, decide(recipient.address, ctx, MODE_ROUTE, null)));
+        recipients[i] = toPlan(recipient, decide(recipient.address, ctx, MODE_ROUTE, null));
       }
       return { recipients };
     },

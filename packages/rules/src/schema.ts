@@ -615,8 +615,11 @@ export function patternKey(pattern: RecipientPattern): string {
   }
 }
 
+/** The condition key of a rule without conditions (shared: most rules have none). */
+export const NO_CONDITIONS = '[null,null,null,null,null,null,null]';
+
 function conditionKey(draft: Draft): string {
-  return JSON.stringify([
+  const key = JSON.stringify([
     draft.senders?.map((s) => s.source.toLowerCase()).sort() ?? null,
     draft.clientIps?.map((c) => `${c.version}:${c.base}/${c.bits}`).sort() ?? null,
     draft.authUsers ? [...draft.authUsers].sort() : null,
@@ -625,6 +628,7 @@ function conditionKey(draft: Draft): string {
     draft.auth?.map((a) => `${a.method}=${[...a.values].sort()}`).sort() ?? null,
     draft.headers?.map((h) => h.source.toLowerCase()).sort() ?? null,
   ]);
+  return key === NO_CONDITIONS ? NO_CONDITIONS : key;
 }
 
 /** Levenshtein distance, for "did you mean" hints on unknown keys (keys are short). */

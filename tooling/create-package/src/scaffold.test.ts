@@ -79,11 +79,13 @@ describe('scaffoldPackage', () => {
     expect(await readFile(join(dir, 'LICENSE'), 'utf8')).toBe(await readFile(join(root, 'LICENSE'), 'utf8'));
     expect(await readJson(join(dir, 'tsconfig.json'))).toEqual({
       extends: '@mailyard/tsconfig/base.json',
-      compilerOptions: { rootDir: 'src', outDir: 'dist' },
-      include: ['src'],
+      compilerOptions: { outDir: 'dist' },
+      include: ['src', 'test', 'examples'],
     });
     expect(await readJson(join(dir, 'tsconfig.build.json'))).toEqual({
       extends: './tsconfig.json',
+      compilerOptions: { rootDir: 'src' },
+      include: ['src'],
       exclude: ['src/**/*.test.ts'],
     });
     expect(await readFile(join(dir, 'vitest.config.ts'), 'utf8')).toContain(

@@ -123,15 +123,18 @@ function packageJson(name: string, kind: PackageKind, description: string): stri
 const TSCONFIG = `{
   "extends": "@mailyard/tsconfig/base.json",
   "compilerOptions": {
-    "rootDir": "src",
     "outDir": "dist"
   },
-  "include": ["src"]
+  "include": ["src", "test", "examples"]
 }
 `;
 
 const TSCONFIG_BUILD = `{
   "extends": "./tsconfig.json",
+  "compilerOptions": {
+    "rootDir": "src"
+  },
+  "include": ["src"],
   "exclude": ["src/**/*.test.ts"]
 }
 `;

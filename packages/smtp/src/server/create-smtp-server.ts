@@ -69,6 +69,8 @@ interface Transaction {
   readonly mailFrom: Address | null;
   readonly params: MailParams;
   readonly rcptTo: Recipient[];
+  /** Lower-cased address to its position in rcptTo. */
+  readonly rcptIndex: Map<string, number>;
 }
 
 /** ConnectionInfo as the server keeps it up to date. */
@@ -343,7 +345,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
         const line = commandText(context.lastCommand ?? '');
         const { from, params } = parseMailCommand(line, { dsn });
         await sessionOf(context).mail(from, params);
-        context.transaction = { mailFrom: from, params, rcptTo: [] };
+        context.transaction = { mailFrom: from, params, rcptTo: [], rcptIndex: new Map() };
       })().then(
         () => callback(),
         (error: unknown) => callback(fail(context, error, 'mail')),
@@ -363,9 +365,9 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
         await sessionOf(context).rcpt(recipient, envelopeOf(transaction));
         // A repeated recipient replaces the earlier one, as smtp-server's own list does.
         const key = formatAddress(recipient.address).toLowerCase();
-        const index = transaction.rcptTo.findIndex((r) => formatAddress(r.address).toLowerCase() === key);
-        if (index >= 0) transaction.rcptTo[index] = recipient;
-        else transaction.rcptTo.push(recipient);
+        const index = transaction.rcptIndex.get(key);
+        if (index !== undefined) transaction.rcptTo[index] = recipient;
+        else transaction.rcptIndex.set(key, transaction.rcptTo.push(recipient) - 1);
       })().then(
         () => callback(),
         (error: unknown) => callback(fail(context, error, 'rcpt')),

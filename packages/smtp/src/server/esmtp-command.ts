@@ -4,6 +4,7 @@
 // §4) RET, ENVID, NOTIFY, ORCPT, whose values are xtext (§4) and decoded here, once.
 // Any other parameter is refused with 555 5.5.4 (RFC 5321 §4.1.1.11).
 
+import { isAscii } from 'node:buffer';
 import { type Address, parsePath } from '../address.ts';
 import { decodeXtext, type MailParams, type Notify, type Recipient } from '../envelope.ts';
 import { SmtpError } from '../smtp-error.ts';
@@ -31,6 +32,8 @@ function unsupported(key: string): SmtpError {
 /** Decodes the raw command bytes; refuses invalid UTF-8 (RFC 6531 §3.2 needs valid UTF-8). */
 export function commandText(raw: Uint8Array | string): string {
   if (typeof raw === 'string') return raw;
+  // Nearly every command is ASCII: skip the UTF-8 decoder for those.
+  if (isAscii(raw)) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
   try {
     return UTF8.decode(raw);
   } catch {
