@@ -1,11 +1,14 @@
 // The server under test in bench/smtp: createSmtpServer with a backend that reads and discards
-// each message, the same work as the bare smtp-server baseline's "drain" mode.
+// each message, the same work as the bare smtp-server baseline's "drain" mode (count the bytes
+// of each chunk, answer at the end of the stream).
 // Usage: node --conditions=source bench/smtp/discard-server.ts PORT
+// SIGTERM prints "count=N bytes=B" (messages and bytes read, Received: header included).
 
 import { createSmtpServer } from '@mailyard/smtp';
 
 const port = Number(process.argv[2] ?? 2525);
 let count = 0;
+let bytes = 0;
 const server = createSmtpServer(
   {
     hostname: 'bench.mailyard.test',
@@ -16,16 +19,23 @@ const server = createSmtpServer(
     connect: () => ({
       async mail() {},
       async rcpt() {},
-      async data(message) {
-        for await (const _chunk of message);
-        count++;
-      },
+      data: (message) =>
+        new Promise<void>((resolve, reject) => {
+          message.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+          });
+          message.once('end', () => {
+            count++;
+            resolve();
+          });
+          message.once('error', reject);
+        }),
     }),
   },
 );
 await server.listen();
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {
-  process.stdout.write(`count=${count}\n`);
+  process.stdout.write(`count=${count} bytes=${bytes}\n`);
   void server.close({ deadline: 1000 }).then(() => process.exit(0));
 });
