@@ -333,7 +333,12 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
   }
 
   /** Streams a body chunk by chunk; `known` skips the lookup when the caller has the row. */
-  function openMessage(queueId: string, known?: StoredMessage): Readable {
+  function openMessage(queueId: string, known?: StoredMessage, body?: Uint8Array): Readable {
+    if (body && known && !known.bodyDeleted) {
+      return Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)], {
+        objectMode: false,
+      });
+    }
     async function* chunks(): AsyncGenerator<Buffer> {
       const message = known ?? (await store.getMessage(queueId));
       if (!message || message.bodyDeleted) {
@@ -503,7 +508,7 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
             envelope: { ...envelope, rcptTo: recipients.map((r) => r.recipient) },
             nextHop: group.nextHop,
             // The lease holds the message, so its body cannot be removed while this batch reads it.
-            openMessage: () => openMessage(queueId, group.message),
+            openMessage: () => openMessage(queueId, group.message, group.body),
           },
         };
         events.emit('attempt', {

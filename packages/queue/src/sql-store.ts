@@ -137,6 +137,7 @@ function toRecipient(row: SqlRow): StoredRecipient {
   };
 }
 
+const SMALL_BODY = 64 * 1024;
 const SCHEMA_OBJECTS = [
   'mq_messages',
   'mq_messages_created',
@@ -277,7 +278,7 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
             query.exclude.length > 0 ? ` AND next_hop NOT IN (${placeholders(query.exclude.length)})` : '';
           // Candidates are locked until this transaction ends: take enough to fill the groups, not
           // so many that other workers find everything locked.
-          const window = Math.min(query.maxGroups * query.maxRecipients, query.maxGroups * 8 + 32, 5000);
+          const window = Math.min(query.maxGroups * query.maxRecipients, query.maxGroups + query.maxRecipients + 16, 5000);
           const candidates = await tx.all(
             `SELECT message_id, idx, rcpt, next_hop, attempts FROM mq_recipients
             WHERE state IN ${OPEN_STATES} AND next_attempt_at <= ?${exclude}
@@ -322,14 +323,24 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
           }
           const ids = [...new Set([...groups.values()].map((g) => g.messageId))];
           const rows = await tx.all(
-            `SELECT ${MESSAGE_COLUMNS} FROM mq_messages WHERE id IN (${placeholders(ids.length)})`,
+            `SELECT ${MESSAGE_COLUMNS.split(', ')
+              .map((c) => `m.${c}`)
+              .join(', ')}, c.data AS small_body FROM mq_messages m
+              LEFT JOIN mq_chunks c ON c.message_id = m.id AND c.seq = 0 AND m.chunks = 1 AND m.size <= ${SMALL_BODY}
+              WHERE m.id IN (${placeholders(ids.length)})`,
             ids,
           );
-          const messages = new Map(rows.map((row) => [String(row.id), toMessage(row)]));
+          const messages = new Map(rows.map((row) => [String(row.id), row]));
           const leased: LeasedGroup[] = [];
           for (const group of groups.values()) {
-            const message = messages.get(group.messageId);
-            if (message) leased.push({ message, nextHop: group.nextHop, recipients: group.recipients });
+            const row = messages.get(group.messageId);
+            if (!row) continue;
+            leased.push({
+              message: toMessage(row),
+              ...(row.small_body ? { body: row.small_body as Uint8Array } : {}),
+              nextHop: group.nextHop,
+              recipients: group.recipients,
+            });
           }
           return leased;
         },

@@ -81,6 +81,8 @@ export interface LeaseQuery {
 
 export interface LeasedGroup {
   readonly message: StoredMessage;
+  /** The whole body when it is small (one chunk, at most 64 KiB): saves a read per delivery. */
+  readonly body?: Uint8Array;
   readonly nextHop: string;
   readonly recipients: readonly { readonly idx: number; readonly rcpt: string; readonly attempts: number }[];
 }

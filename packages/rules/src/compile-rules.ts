@@ -15,7 +15,14 @@ import {
   fixedActions,
   type Router,
 } from './router.ts';
-import { NO_CONDITIONS, patternKey, type RawProblem, type RuleSpec, type SchemaOptions, validateConfig } from './schema.ts';
+import {
+  NO_CONDITIONS,
+  patternKey,
+  type RawProblem,
+  type RuleSpec,
+  type SchemaOptions,
+  validateConfig,
+} from './schema.ts';
 import type { Action, Problem, RuleRef, Tier } from './types.ts';
 import { formatPath, type Locator, readYaml } from './yaml-source.ts';
 
@@ -90,7 +97,6 @@ function push<K>(map: Map<K, Entry[]>, key: K, entry: Entry): void {
   if (list) list.push(entry);
   else map.set(key, [entry]);
 }
-
 
 /** Does `blocker` (earlier, stops) catch every recipient that `entry` could? */
 function covers(blocker: Entry, entry: Entry): boolean {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileSafeRegex, type SafeRegex } from './safe-regex.ts';
+import { compileSafeRegex, literalAffixes, type SafeRegex } from './safe-regex.ts';
 
 function compiled(source: string): SafeRegex {
   const regex = compileSafeRegex(source);
@@ -45,5 +45,35 @@ describe('regexes on a linear-time engine', () => {
 
   it('refuses an overlong regex source', () => {
     expect(compileSafeRegex('a'.repeat(1_001))).toMatch(/longer than/);
+  });
+});
+
+describe('literal prefix and suffix of a regex', () => {
+  it.each([
+    ['^abuse@.*$', 'abuse@', ''],
+    ['^noreply-[0-9]+@.*$', 'noreply-', ''],
+    ['^(.+)\\.ops@example\\.com$', '', '.ops@example.com'],
+    ['Sales-.*@Example\\.com', 'sales-', '@example.com'],
+    ['^ab*c$', 'a', 'c'],
+    ['^ab{2}c', 'a', 'c'],
+    ['abc?', 'ab', ''],
+    ['a|b@x\\.com', '', ''],
+    ['(a|b)@x\\.com', '', '@x.com'],
+    ['^\\x41bc$', '', ''],
+    ['^[abc]x$', '', 'x'],
+    ['^a\\$$', 'a$', 'a$'],
+  ])('reads %s as prefix %j and suffix %j', (source, prefix, suffix) => {
+    expect(literalAffixes(source)).toEqual({ prefix, suffix });
+  });
+
+  it('never rejects a real match through the prefilter, whatever the case', () => {
+    const regex = compiled('^abc-(.*)@example\\.com$');
+    expect(regex.matchWhole('ABC-x@EXAMPLE.com', [])).toBe(true);
+    expect(regex.matchWhole('abd-x@example.com', [])).toBe(false);
+  });
+
+  it('leaves non-ASCII input to the engine, whose case folding differs from toLowerCase', () => {
+    // U+017F (long s) folds to s in RE2's case-insensitive matching.
+    expect(compiled('^s.*').matchWhole('\u017fx', [])).toBe(true);
   });
 });

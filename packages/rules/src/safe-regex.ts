@@ -21,6 +21,83 @@ export interface SafeRegex {
   test(input: string): boolean;
 }
 
+type Token = { readonly kind: 'literal'; readonly char: string } | { readonly kind: 'quantifier' | 'other' };
+
+const OTHER: Token = { kind: 'other' };
+const QUANTIFIER: Token = { kind: 'quantifier' };
+
+/**
+ * Splits a regex source into literal characters, quantifiers and everything else, enough to read
+ * off the literal text every match must start and end with. Returns null when that cannot be
+ * done safely (top-level alternation, `\Q…\E`).
+ */
+function tokenize(source: string): Token[] | null {
+  if (source.includes('\\Q')) return null;
+  const tokens: Token[] = [];
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i] as string;
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      i++;
+      if (/^[-.@+*?()[\]{}|^$\\/]$/.test(next)) tokens.push({ kind: 'literal', char: next });
+      else if (/^[dDsSwWbBAz]$/.test(next)) tokens.push(OTHER);
+      // Octal, hex, \p classes and the like span more characters: give up rather than misread.
+      else return null;
+    } else if (c === '[') {
+      let j = i + 1;
+      if (source[j] === '^') j++;
+      if (source[j] === ']') j++;
+      while (j < source.length && source[j] !== ']') j += source[j] === '\\' ? 2 : 1;
+      i = j;
+      tokens.push(OTHER);
+    } else if (c === '(' || c === ')') {
+      depth += c === '(' ? 1 : -1;
+      tokens.push(OTHER);
+    } else if (c === '|') {
+      if (depth === 0) return null;
+      tokens.push(OTHER);
+    } else if (c === '*' || c === '+' || c === '?') {
+      tokens.push(QUANTIFIER);
+    } else if (c === '{' && /^\{\d+(,\d*)?\}/.test(source.slice(i))) {
+      i = source.indexOf('}', i);
+      tokens.push(QUANTIFIER);
+    } else if (c === '.' || c === '^' || c === '$') {
+      tokens.push(OTHER);
+    } else {
+      tokens.push({ kind: 'literal', char: c });
+    }
+  }
+  return tokens;
+}
+
+const ASCII = /^[\x20-\x7e]$/;
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** The literal text a whole-input match must start with and end with (lower-case ASCII). */
+export function literalAffixes(source: string): { prefix: string; suffix: string } {
+  const tokens = tokenize(source);
+  if (!tokens) return { prefix: '', suffix: '' };
+  let prefix = '';
+  let i = source.startsWith('^') ? 1 : 0;
+  for (; i < tokens.length; i++) {
+    const token = tokens[i] as Token;
+    if (token.kind !== 'literal' || !ASCII.test(token.char)) break;
+    prefix += token.char;
+  }
+  // A quantifier after the run makes its last character optional or repeated.
+  if (tokens[i]?.kind === 'quantifier') prefix = prefix.slice(0, -1);
+  let end = tokens.length;
+  if (source.endsWith('$') && !source.endsWith('\\$')) end--;
+  let suffix = '';
+  for (let j = end - 1; j >= 0; j--) {
+    const token = tokens[j] as Token;
+    if (token.kind !== 'literal' || !ASCII.test(token.char)) break;
+    suffix = token.char + suffix;
+  }
+  return { prefix: prefix.toLowerCase(), suffix: suffix.toLowerCase() };
+}
+
 export function compileSafeRegex(source: string): SafeRegex | string {
   if (source.length > MAX_SOURCE_LENGTH) return `regex is longer than ${MAX_SOURCE_LENGTH} characters`;
   let engine: RE2JS;
@@ -36,10 +113,18 @@ export function compileSafeRegex(source: string): SafeRegex | string {
     return `regex is too expensive to run (program size ${size} > ${MAX_PROGRAM_SIZE}); simplify its repetitions`;
   }
   const groups = engine.groupCount();
+  // Literal text every match must start and end with, checked before the engine runs: most
+  // recipients are told apart by it, as RE2 itself does with its literal prefix.
+  const { prefix, suffix } = literalAffixes(source);
   return {
     source,
     groups,
     matchWhole(input, captures) {
+      // Only for ASCII input: Unicode case folding (e.g. U+017F ſ ~ s) is not toLowerCase.
+      if ((prefix !== '' || suffix !== '') && !NON_ASCII.test(input)) {
+        const lower = input.toLowerCase();
+        if (!lower.startsWith(prefix) || !lower.endsWith(suffix)) return false;
+      }
       // testExact runs on the DFA without captures; the capturing matcher only runs on a hit.
       if (!engine.testExact(input)) return false;
       if (groups === 0) return true;
