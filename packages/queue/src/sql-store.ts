@@ -278,7 +278,11 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
             query.exclude.length > 0 ? ` AND next_hop NOT IN (${placeholders(query.exclude.length)})` : '';
           // Candidates are locked until this transaction ends: take enough to fill the groups, not
           // so many that other workers find everything locked.
-          const window = Math.min(query.maxGroups * query.maxRecipients, query.maxGroups + query.maxRecipients + 16, 5000);
+          const window = Math.min(
+            query.maxGroups * query.maxRecipients,
+            query.maxGroups + query.maxRecipients + 16,
+            5000,
+          );
           const candidates = await tx.all(
             `SELECT message_id, idx, rcpt, next_hop, attempts FROM mq_recipients
             WHERE state IN ${OPEN_STATES} AND next_attempt_at <= ?${exclude}
