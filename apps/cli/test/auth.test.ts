@@ -1,28 +1,8 @@
-import { PassThrough, Readable } from 'node:stream';
 import { dkimDnsRecord, generateDkimKey, signDkim } from '@mailyard/auth';
 import { startDns } from '@mailyard/testkit';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli.ts';
-
-function io(stdin: string | Buffer = '') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  return {
-    io: {
-      stdout,
-      stderr,
-      stdin: Readable.from([Buffer.from(stdin)]),
-      env: {},
-      signal: new AbortController().signal,
-    },
-    stdout: () => Buffer.concat(out).toString(),
-    stderr: () => Buffer.concat(err).toString(),
-  };
-}
+import { captureIo } from './capture-io.ts';
 
 const key = generateDkimKey({ type: 'ed25519' });
 const record = dkimDnsRecord({ domain: 'example.org', selector: 's1', key: key.privateKey });
@@ -39,7 +19,7 @@ describe('mailyard auth verify', () => {
     const signed =
       (await signDkim(MESSAGE, { domain: 'example.org', selector: 's1', privateKey: key.privateKey })) +
       MESSAGE;
-    const t = io(signed);
+    const t = captureIo({ stdin: signed });
     const argv = [
       'auth',
       'verify',
@@ -62,7 +42,7 @@ describe('mailyard auth verify', () => {
 
   it('prints the verdict as JSON with --json and exits 0 on a failing verdict', async () => {
     await using dns = await startDns(ZONE);
-    const t = io(MESSAGE);
+    const t = captureIo({ stdin: MESSAGE });
     const argv = [
       'auth',
       'verify',
@@ -83,7 +63,7 @@ describe('mailyard auth verify', () => {
 
   it('reports a DNS server that answers SERVFAIL as temperror', async () => {
     await using dns = await startDns({ 'example.org': { failure: 'SERVFAIL' } });
-    const t = io(MESSAGE);
+    const t = captureIo({ stdin: MESSAGE });
     const argv = [
       'auth',
       'verify',
@@ -100,9 +80,11 @@ describe('mailyard auth verify', () => {
   });
 
   it('exits 2 for usage errors: bad --client-ip, bad --mail-from, unknown subcommand or option', async () => {
-    expect(await main(['auth', 'verify', '--client-ip', 'nope'], io(MESSAGE).io)).toBe(2);
-    expect(await main(['auth', 'verify', '--mail-from', 'not an address'], io(MESSAGE).io)).toBe(2);
-    expect(await main(['auth', 'check'], io().io)).toBe(2);
-    expect(await main(['auth', 'verify', '--nope'], io().io)).toBe(2);
+    expect(await main(['auth', 'verify', '--client-ip', 'nope'], captureIo({ stdin: MESSAGE }).io)).toBe(2);
+    expect(
+      await main(['auth', 'verify', '--mail-from', 'not an address'], captureIo({ stdin: MESSAGE }).io),
+    ).toBe(2);
+    expect(await main(['auth', 'check'], captureIo().io)).toBe(2);
+    expect(await main(['auth', 'verify', '--nope'], captureIo().io)).toBe(2);
   });
 });

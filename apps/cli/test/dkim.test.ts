@@ -1,30 +1,10 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { createStaticResolver, verify } from '@mailyard/auth';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.ts';
-
-function io(stdin: string | Buffer = '') {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  return {
-    io: {
-      stdout,
-      stderr,
-      stdin: Readable.from([Buffer.from(stdin)]),
-      env: {},
-      signal: new AbortController().signal,
-    },
-    stdout: () => Buffer.concat(out).toString(),
-    stderr: () => Buffer.concat(err).toString(),
-  };
-}
+import { captureIo } from './capture-io.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'mailyard-dkim-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -39,7 +19,7 @@ const MESSAGE = 'From: alice@example.org\r\nTo: bob@example.net\r\nSubject: cli\
 describe('mailyard dkim', () => {
   it('keygen writes an ed25519 key to --out (mode 0600) and prints the record to publish', async () => {
     const out = join(dir, 'ed.pem');
-    const t = io();
+    const t = captureIo();
     expect(
       await main(['dkim', 'keygen', '--domain', 'example.org', '--selector', 's1', '--out', out], t.io),
     ).toBe(0);
@@ -51,7 +31,7 @@ describe('mailyard dkim', () => {
   });
 
   it('keygen --type rsa prints a record split into 255-octet strings', async () => {
-    const t = io();
+    const t = captureIo();
     expect(
       await main(
         [
@@ -79,31 +59,34 @@ describe('mailyard dkim', () => {
     const out = join(dir, 'exists.pem');
     await writeFile(out, 'keep me');
     await expect(
-      main(['dkim', 'keygen', '--domain', 'example.org', '--selector', 's', '--out', out], io().io),
+      main(['dkim', 'keygen', '--domain', 'example.org', '--selector', 's', '--out', out], captureIo().io),
     ).rejects.toThrow(/EEXIST/);
     expect(await readFile(out, 'utf8')).toBe('keep me');
   });
 
   it('keygen without --domain is a usage error (exit 2)', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['dkim', 'keygen', '--selector', 's'], t.io)).toBe(2);
     expect(t.stderr()).toMatch(/--domain is required/);
   });
 
   it('an unknown option or --type is a usage error (exit 2)', async () => {
-    expect(await main(['dkim', 'keygen', '--domain', 'd.test', '--selector', 's', '--bogus'], io().io)).toBe(
-      2,
-    );
     expect(
-      await main(['dkim', 'keygen', '--domain', 'd.test', '--selector', 's', '--type', 'dsa'], io().io),
+      await main(['dkim', 'keygen', '--domain', 'd.test', '--selector', 's', '--bogus'], captureIo().io),
+    ).toBe(2);
+    expect(
+      await main(
+        ['dkim', 'keygen', '--domain', 'd.test', '--selector', 's', '--type', 'dsa'],
+        captureIo().io,
+      ),
     ).toBe(2);
   });
 
   it('sign prints the message with a signature that verifies against the keygen record', async () => {
     const keyFile = join(dir, 'sign.pem');
-    const gen = io();
+    const gen = captureIo();
     await main(['dkim', 'keygen', '--domain', 'example.org', '--selector', 'cli', '--out', keyFile], gen.io);
-    const signed = io(MESSAGE);
+    const signed = captureIo({ stdin: MESSAGE });
     expect(
       await main(
         ['dkim', 'sign', '--key', keyFile, '--domain', 'example.org', '--selector', 'cli'],

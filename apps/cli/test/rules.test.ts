@@ -1,23 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.ts';
-
-function io() {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  return {
-    io: { stdout, stderr, stdin: Readable.from([]), env: {}, signal: new AbortController().signal },
-    stdout: () => Buffer.concat(out).toString(),
-    stderr: () => Buffer.concat(err).toString(),
-  };
-}
+import { captureIo } from './capture-io.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'mailyard-rules-'));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -58,13 +44,13 @@ const bad = await file('bad.yaml', [
 
 describe('mailyard rules check', () => {
   it('exits 0 and counts the rules of a valid file', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['rules', 'check', '--config', good], t.io)).toBe(0);
     expect(t.stdout()).toBe(`${good}: 4 rules, ok\n`);
   });
 
   it('exits 1 and lists every error as file:line:col with its path', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['rules', 'check', '--config', bad], t.io)).toBe(1);
     const lines = t.stderr().trim().split('\n');
     expect(lines).toEqual([
@@ -80,19 +66,19 @@ describe('mailyard rules check', () => {
   });
 
   it('checks smarthost names given on the command line', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['rules', 'check', '--config', good, '--smarthost', 'other'], t.io)).toBe(1);
     expect(t.stderr()).toContain("rules[3].relay: unknown smarthost 'outbound'");
   });
 
   it('exits 1 when the file cannot be read', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['rules', 'check', '--config', join(dir, 'missing.yaml')], t.io)).toBe(1);
     expect(t.stderr()).toContain('ENOENT');
   });
 
   it('exits 2 without --config', async () => {
-    const t = io();
+    const t = captureIo();
     expect(await main(['rules', 'check'], t.io)).toBe(2);
     expect(t.stderr()).toContain('--config FILE is required');
   });
@@ -100,7 +86,7 @@ describe('mailyard rules check', () => {
 
 describe('mailyard rules test', () => {
   it('prints the plan and the rules tried for each recipient', async () => {
-    const t = io();
+    const t = captureIo();
     const argv = ['rules', 'test', '--config', good, '--from', 'bob@sender.example'];
     expect(await main([...argv, '--to', 'alice@example.com', '--to', 'zed@example.com'], t.io)).toBe(0);
     expect(t.stdout()).toBe(
@@ -126,7 +112,7 @@ describe('mailyard rules test', () => {
   });
 
   it('uses the verdicts, client IP and null sender given as options', async () => {
-    const t = io();
+    const t = captureIo();
     const argv = [
       'rules',
       'test',
@@ -145,7 +131,7 @@ describe('mailyard rules test', () => {
   });
 
   it('lists the rules whose pattern did not match with --verbose', async () => {
-    const t = io();
+    const t = captureIo();
     const argv = [
       'rules',
       'test',
@@ -162,7 +148,7 @@ describe('mailyard rules test', () => {
   });
 
   it('prints the problems and exits 1 for an invalid file', async () => {
-    const t = io();
+    const t = captureIo();
     const argv = ['rules', 'test', '--config', bad, '--from', 'a@b.example', '--to', 'alice@example.com'];
     expect(await main(argv, t.io)).toBe(1);
     expect(t.stderr()).toContain(`${bad}:3:5: error`);
@@ -170,19 +156,19 @@ describe('mailyard rules test', () => {
   });
 
   it('exits 2 for a bad address or a missing --to', async () => {
-    const bad1 = io();
+    const bad1 = captureIo();
     expect(
       await main(['rules', 'test', '--config', good, '--from', 'nope', '--to', 'a@b.example'], bad1.io),
     ).toBe(2);
     expect(bad1.stderr()).toContain('--from nope');
-    const bad2 = io();
+    const bad2 = captureIo();
     expect(await main(['rules', 'test', '--config', good, '--from', 'a@b.example'], bad2.io)).toBe(2);
-    const bad3 = io();
+    const bad3 = captureIo();
     expect(await main(['rules', 'test', '--config', good, '--nope'], bad3.io)).toBe(2);
   });
 
   it('is listed in mailyard --help', async () => {
-    const t = io();
+    const t = captureIo();
     await main(['--help'], t.io);
     expect(t.stdout()).toMatch(/^ {2}rules +check a routing rules file/m);
   });

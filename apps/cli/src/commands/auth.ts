@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { createResolver, verify } from '@mailyard/auth';
 import { parseAddress } from '@mailyard/smtp';
 import { type Command, UsageError } from '../io.ts';
+import { subcommands } from '../subcommands.ts';
 
 const USAGE = `Usage:
   mailyard auth verify [--dns-server ip[:port]]... [--client-ip IP] [--helo NAME] [--mail-from ADDR]
@@ -77,19 +78,4 @@ const verifyCommand: Command = async (argv, io) => {
   return 0;
 };
 
-export const run: Command = async (argv, io) => {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
-    io.stdout.write(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  if (sub !== 'verify') throw new UsageError(`unknown subcommand '${sub}'\n${USAGE}`);
-  try {
-    return await verifyCommand(rest, io);
-  } catch (error) {
-    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(`${error.message}\n${USAGE}`);
-    }
-    throw error;
-  }
-};
+export const run: Command = subcommands(USAGE, { verify: verifyCommand });

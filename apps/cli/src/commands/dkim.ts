@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { dkimDnsRecord, generateDkimKey, signDkim } from '@mailyard/auth';
 import { type Command, UsageError } from '../io.ts';
+import { subcommands } from '../subcommands.ts';
 
 const USAGE = `Usage:
   mailyard dkim keygen --domain D --selector S [--type ed25519|rsa] [--bits N] [--out key.pem]
@@ -90,20 +91,4 @@ const sign: Command = async (argv, io) => {
   return 0;
 };
 
-export const run: Command = async (argv, io) => {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
-    io.stdout.write(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  try {
-    if (sub === 'keygen') return await keygen(rest, io);
-    if (sub === 'sign') return await sign(rest, io);
-  } catch (error) {
-    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError(`${error.message}\n${USAGE}`);
-    }
-    throw error;
-  }
-  throw new UsageError(`unknown subcommand '${sub}'\n${USAGE}`);
-};
+export const run: Command = subcommands(USAGE, { keygen, sign });

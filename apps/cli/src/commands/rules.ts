@@ -12,6 +12,7 @@ import {
 } from '@mailyard/rules';
 import { type Address, parseAddress, type SmtpError } from '@mailyard/smtp';
 import { type Command, type CommandIo, UsageError } from '../io.ts';
+import { subcommands } from '../subcommands.ts';
 
 const USAGE = `Usage:
   mailyard rules check --config FILE [--smarthost NAME]... [--webhook NAME]...
@@ -144,20 +145,4 @@ const test: Command = async (argv, io) => {
   return 0;
 };
 
-export const run: Command = async (argv, io) => {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
-    io.stdout.write(USAGE);
-    return sub === undefined ? 2 : 0;
-  }
-  try {
-    if (sub === 'check') return await check(rest, io);
-    if (sub === 'test') return await test(rest, io);
-  } catch (error) {
-    // parseArgs reports unknown options with a code; show them as usage errors.
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
-      throw new UsageError((error as Error).message);
-    throw error;
-  }
-  throw new UsageError(`unknown subcommand '${sub}' (expected check or test)\n\n${USAGE}`);
-};
+export const run: Command = subcommands(USAGE, { check, test });
