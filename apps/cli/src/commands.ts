@@ -20,4 +20,16 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'verify SPF, DKIM, DMARC and ARC of a message from stdin and print Authentication-Results',
     load: () => import('./commands/auth.ts'),
   },
+  relay: {
+    summary: 'run the outbound MTA (--config relay.yaml), check its configuration, or add a user (adduser)',
+    load: () => import('./commands/relay.ts'),
+  },
+  queue: {
+    summary: "operate the relay's queue: ls, show, retry, hold, release, delete, bounce",
+    load: () => import('./commands/queue.ts'),
+  },
+  check: {
+    summary: 'pre-flight report for a sending domain: SPF, DKIM, DMARC, MX, MTA-STS (check domain D)',
+    load: () => import('./commands/check.ts'),
+  },
 };

@@ -1,0 +1,211 @@
+// openRelay: the outbound MTA assembled from its stages (DESIGN.md's pipeline):
+//   SMTP listeners (submission: STARTTLS + AUTH; submissions: implicit TLS + AUTH; trusted: CIDR
+//   allow list without AUTH) -> policy -> rules -> DKIM -> queue commit -> 250
+//   worker -> SMTP courier -> delivered | deferred | bounced -> DSN (RFC 3464) to the sender
+// plus the admin HTTP listener. close() is the graceful shutdown: stop accepting (421 to idle
+// clients, transactions under way may finish), stop leasing and finish or give back deliveries,
+// then close the queue and its store.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  DEFAULT_LIFETIME_MS,
+  openPostgresStore,
+  openQueue,
+  openSqliteStore,
+  type Queue,
+  type QueueStore,
+} from '@mailyard/queue';
+import {
+  createSmtpServer,
+  type ListeningAddress,
+  type SmtpListenerOptions,
+  type SmtpServer,
+} from '@mailyard/smtp';
+import { type AcceptPipeline, createAcceptPipeline } from './accept-pipeline.ts';
+import { type AdminHttp, openAdminHttp } from './admin-http.ts';
+import { createAuthThrottle } from './auth-throttle.ts';
+import { openPostgresDelayLedger, openSqliteDelayLedger } from './delay-ledger.ts';
+import { type Delivery, startDelivery } from './delivery.ts';
+import { createDkimSigner } from './dkim-signer.ts';
+import { createBounceHandler, type DelayNotices, startDelayNotices } from './dsn-notices.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { createNetworkList } from './network-list.ts';
+import type { RelayConfig } from './relay-config.ts';
+import { createRelayBackend, TRUSTED_LISTENER } from './smtp-backend.ts';
+import { openUsersFile } from './users-file.ts';
+
+export interface OpenRelayOptions {
+  readonly logger?: Logger;
+  /** Names this process's queue worker (default host:pid:random). */
+  readonly owner?: string;
+}
+
+export interface Relay extends AsyncDisposable {
+  /** The bound SMTP listeners by name (`submission`, `submissions`, `trusted`). */
+  readonly listeners: Readonly<Record<string, ListeningAddress>>;
+  /** `http://host:port` of the admin listener, or null. */
+  readonly adminUrl: string | null;
+  readonly queue: Queue;
+  readonly pipeline: AcceptPipeline;
+  readonly metrics: RelayMetrics;
+  readonly delivery: Delivery;
+  readonly delayNotices: DelayNotices;
+  /** Graceful shutdown; `deadlineMs` bounds how long SMTP transactions under way may take. */
+  close(options?: { deadlineMs?: number }): Promise<void>;
+}
+
+export async function openQueueStore(config: Pick<RelayConfig, 'queue' | 'dataDir'>): Promise<QueueStore> {
+  if (config.queue.url) {
+    return openPostgresStore({
+      connectionString: config.queue.url,
+      ...(config.queue.schema ? { schema: config.queue.schema } : {}),
+    });
+  }
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return openSqliteStore({ path: join(config.dataDir, 'queue.db') });
+}
+
+export async function openRelay(config: RelayConfig, options: OpenRelayOptions = {}): Promise<Relay> {
+  const logger = options.logger ?? createLogger(config.log.level);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const signer = createDkimSigner(config.dkim);
+  const lifetimeMs = config.queue.lifetimeMs ?? DEFAULT_LIFETIME_MS;
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const unwind = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) await step();
+  };
+  try {
+    const store = await openQueueStore(config);
+    cleanup.push(() => store.close());
+    let queueRef: Queue | undefined;
+    const queue = await openQueue({
+      store,
+      logger,
+      maxMessageSize: config.queue.maxMessageSize + 64 * 1024,
+      retry: {
+        ...(config.queue.retry ? { schedule: config.queue.retry } : {}),
+        lifetimeMs,
+      },
+      onBounce: createBounceHandler(() => queueRef as Queue, {
+        reportingMta: config.hostname,
+        logger,
+      }),
+    });
+    queueRef = queue;
+    cleanup.push(() => queue.close());
+    const metrics = createRelayMetrics(queue);
+    cleanup.push(() => metrics.close());
+    const pipeline = createAcceptPipeline({
+      queue,
+      router: config.router,
+      logger,
+    });
+    const backend = createRelayBackend({
+      pipeline,
+      users: config.usersFile ? openUsersFile(config.usersFile) : null,
+      throttle: createAuthThrottle(config.authThrottle),
+      grants: config.grants,
+      localDomains: new Set(config.localDomains),
+      trustedNetworks: config.listeners.trusted ? createNetworkList(config.listeners.trusted.networks) : null,
+      router: config.router,
+      logger,
+      onReply: (code) => metrics.reply(code),
+    });
+    const listeners: SmtpListenerOptions[] = [];
+    const { submission, submissions, trusted } = config.listeners;
+    if (submission) listeners.push({ name: 'submission', ...submission, tls: 'starttls', requireAuth: true });
+    if (submissions)
+      listeners.push({ name: 'submissions', ...submissions, tls: 'implicit', requireAuth: true });
+    if (trusted) {
+      listeners.push({
+        name: TRUSTED_LISTENER,
+        host: trusted.host,
+        port: trusted.port,
+        tls: config.tls ? 'starttls' : 'none',
+      });
+    }
+    const server: SmtpServer = createSmtpServer(
+      {
+        hostname: config.hostname,
+        listeners,
+        ...(config.tls ? { tls: config.tls } : {}),
+        maxMessageSize: config.queue.maxMessageSize,
+        logger,
+      },
+      backend,
+    );
+    const bound = await server.listen();
+    cleanup.push(() => server.close({ deadline: 1000 }));
+    const delivery = startDelivery({
+      queue,
+      config,
+      signer,
+      logger,
+      ...(options.owner ? { owner: options.owner } : {}),
+    });
+    cleanup.push(() => delivery.stop());
+    const ledger = config.queue.url
+      ? await openPostgresDelayLedger(config.queue.url, config.queue.schema)
+      : openSqliteDelayLedger(join(config.dataDir, 'delay-notices.db'));
+    const delayNotices = startDelayNotices({
+      queue,
+      ledger,
+      delayNoticeMs: config.queue.delayNoticeMs,
+      lifetimeMs,
+      reportingMta: config.hostname,
+      logger,
+    });
+    cleanup.push(() => delayNotices.close());
+    let admin: AdminHttp | null = null;
+    if (config.admin) {
+      admin = await openAdminHttp({
+        ...config.admin,
+        queue,
+        pipeline,
+        registry: metrics.registry,
+        logger,
+      });
+      cleanup.push(() => admin?.close());
+    }
+    logger.info(
+      {
+        listeners: bound.map((l) => `${l.name}=${l.host}:${l.port}`),
+        admin: admin?.url ?? null,
+        queue: config.queue.url ? 'postgres' : 'sqlite',
+      },
+      'relay started',
+    );
+    let closing: Promise<void> | undefined;
+    const close = (closeOptions: { deadlineMs?: number } = {}): Promise<void> => {
+      closing ??= (async () => {
+        logger.info({}, 'relay stopping');
+        // Stop accepting first; then deliveries; the queue and store last.
+        await server.close({ deadline: closeOptions.deadlineMs ?? 10_000 });
+        await admin?.close();
+        await delayNotices.close();
+        await delivery.stop();
+        metrics.close();
+        await queue.close();
+        await store.close();
+        logger.info({}, 'relay stopped');
+      })();
+      return closing;
+    };
+    return {
+      listeners: Object.fromEntries(bound.map((l) => [l.name, l])),
+      adminUrl: admin?.url ?? null,
+      queue,
+      pipeline,
+      metrics,
+      delivery,
+      delayNotices,
+      close,
+      [Symbol.asyncDispose]: () => close(),
+    };
+  } catch (error) {
+    await unwind();
+    throw error;
+  }
+}
