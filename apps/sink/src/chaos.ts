@@ -57,6 +57,12 @@ export class Chaos {
     this.triggers = next;
   }
 
+  /** True when this stage has a trigger that can fire. */
+  armed(stage: ChaosStage): boolean {
+    const trigger = this.triggers[stage];
+    return trigger !== undefined && trigger.Probability > 0;
+  }
+
   /** The reply code to fail with at this stage, or null to go on. */
   fire(stage: ChaosStage, address = ''): number | null {
     const trigger = this.triggers[stage];

@@ -30,16 +30,27 @@ export function createEventHub(store: SinkStore) {
       );
     }, 250);
   };
-  store.events.on('event', listener);
+  // Subscribed only while someone watches: without a listener the store skips building the
+  // event of every new message.
+  let subscribed = false;
+  const resubscribe = () => {
+    const want = wss.clients.size > 0;
+    if (want && !subscribed) store.events.on('event', listener);
+    if (!want && subscribed) store.events.off('event', listener);
+    subscribed = want;
+  };
   return {
     handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
       wss.handleUpgrade(request, socket, head, (ws) => {
         ws.on('error', () => ws.terminate());
+        ws.on('close', resubscribe);
         wss.emit('connection', ws, request);
+        resubscribe();
       });
     },
     close() {
       store.events.off('event', listener);
+      subscribed = false;
       if (statsTimer) clearTimeout(statsTimer);
       for (const client of wss.clients) client.terminate();
       wss.close();

@@ -45,6 +45,7 @@ export function registerMailhog(app: FastifyInstance, ctx: SinkContext): void {
     Promise.all(messages.map(async (m) => mailhogMessage(m, await store.readRaw(m.id))));
 
   app.get('/api/v2/messages', async (req: Req, reply) => {
+    await store.idle();
     const start = int(req.query.start, 0);
     const limit = Math.min(int(req.query.limit, 50) || 50, 250);
     const messages = store.list({ start, limit });
@@ -91,6 +92,7 @@ export function registerMailhog(app: FastifyInstance, ctx: SinkContext): void {
   });
 
   app.get('/api/v1/messages/:id', async (req: Req, reply) => {
+    await store.idle();
     const message = isMessageId(req.params.id!) ? store.get(req.params.id!) : null;
     if (!message) return reply.type('application/json').send('null');
     return reply

@@ -217,6 +217,7 @@ export function registerMailpit(app: FastifyInstance, ctx: SinkContext): void {
   });
 
   app.get('/api/v1/message/:id/headers', async (req: Req, reply) => {
+    await store.idle();
     const message = resolveMessage(ctx, req.params.id!, req.query.query);
     if (!message) return notFound(reply, req.params.id!);
     return mailpitHeaders(await store.readHeaderBlock(message.id));
@@ -269,6 +270,7 @@ export function registerMailpit(app: FastifyInstance, ctx: SinkContext): void {
   });
 
   app.get('/api/v1/message/:id/html-check', async (req: Req, reply) => {
+    await store.idle();
     const message = resolveMessage(ctx, req.params.id!, req.query.query);
     if (!message) return notFound(reply, req.params.id!);
     return {
@@ -279,6 +281,7 @@ export function registerMailpit(app: FastifyInstance, ctx: SinkContext): void {
   });
 
   app.get('/api/v1/message/:id/link-check', async (req: Req, reply) => {
+    await store.idle();
     const message = resolveMessage(ctx, req.params.id!, req.query.query);
     if (!message) return notFound(reply, req.params.id!);
     const links = store.detail(message.id).parsed?.links ?? [];

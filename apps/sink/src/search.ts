@@ -1,7 +1,8 @@
 // Mailpit's search syntax (internal/storage/search.go) compiled to a SQL condition over the
 // store's indexed columns: space-separated terms ANDed, `"quoted phrases"`, `-`/`!` negation,
 // `from: to: cc: bcc: reply-to: addressed: subject: message-id: tag: is: has: before: after:
-// larger: smaller:`; any other word is a substring of the message's search text.
+// larger: smaller:`; any other word is a substring of the message's search text (found through
+// the store's FTS5 trigram index).
 
 import type { SQLInputValue } from 'node:sqlite';
 import { cleanString } from './parse-message.ts';
@@ -52,6 +53,24 @@ const ADDRESS_COLUMNS: Record<string, string> = {
   'bcc:': 'bcc_json',
   'reply-to:': 'reply_to_json',
 };
+
+/**
+ * A substring of the search text. The store's trigram index (FTS5) finds words of 3+ characters
+ * as a phrase of trigrams, which is an exact, case-insensitive substring match; it holds the
+ * first SEARCH_INDEXED characters of each message, so messages with more (`long`) are matched
+ * with LIKE as well. Shorter words, and words with Mailpit's LIKE wildcards `%` `_`, scan.
+ */
+function textClause(word: string, add: (sql: string, ...values: SQLInputValue[]) => void): void {
+  if ([...word].length >= 3 && !/[%_]/.test(word)) {
+    add(
+      'seq IN (SELECT rowid FROM search WHERE search MATCH ? UNION SELECT seq FROM details WHERE long = 1 AND search_text LIKE ?)',
+      `"${word.replaceAll('"', '""')}"`,
+      escapeLike(word),
+    );
+  } else {
+    add('seq IN (SELECT seq FROM details WHERE search_text LIKE ?)', escapeLike(word));
+  }
+}
 
 /** Compiles a Mailpit search query; returns null for an empty query. */
 export function compileSearch(query: string): Filter | null {
@@ -105,7 +124,7 @@ export function compileSearch(query: string): Filter | null {
       if (size !== null) add(prefix === 'larger:' ? 'size > ?' : 'size < ?', size);
     } else {
       const word = cleanString(term);
-      if (word) add('search_text LIKE ?', escapeLike(word));
+      if (word) textClause(word, add);
     }
     if (clause) clauses.push(negate ? `NOT (${clause})` : clause);
   }

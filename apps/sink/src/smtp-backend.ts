@@ -39,8 +39,10 @@ function chaosError(code: number): SmtpError {
 export function createSinkBackend(options: SinkBackendOptions): SmtpBackend {
   const { store, chaos } = options;
   const auth = options.auth ?? { mode: 'none' };
-  const fire = (stage: ChaosStage, address: string) => {
-    const code = chaos.fire(stage, address);
+  // The address text is built only when a trigger is armed: most sinks never use chaos.
+  const fire = (stage: ChaosStage, address: () => string) => {
+    if (!chaos.armed(stage)) return;
+    const code = chaos.fire(stage, address());
     if (code !== null) {
       store.stats.rejected++;
       throw chaosError(code);
@@ -53,16 +55,21 @@ export function createSinkBackend(options: SinkBackendOptions): SmtpBackend {
           if (auth.required && auth.mode !== 'none' && !info.user) {
             throw new SmtpError(530, '5.7.0', 'Authentication required');
           }
-          fire('Sender', from ? formatAddress(from) : '');
+          fire('Sender', () => (from ? formatAddress(from) : ''));
         },
         async rcpt(to) {
-          fire('Recipient', formatAddress(to.address));
+          fire('Recipient', () => formatAddress(to.address));
         },
         async data(message, envelope: Envelope) {
           const writer = store.createWriter();
           try {
-            for await (const chunk of message) writer.write(chunk as Buffer);
-            fire('Data', envelope.rcptTo.map((r) => formatAddress(r.address)).join(' '));
+            // Stream events rather than async iteration: this runs once per chunk of every message.
+            await new Promise<void>((resolve, reject) => {
+              message.on('data', (chunk: Buffer) => writer.write(chunk));
+              message.once('end', resolve);
+              message.once('error', reject);
+            });
+            fire('Data', () => envelope.rcptTo.map((r) => formatAddress(r.address)).join(' '));
           } catch (error) {
             writer.abort();
             throw error;
@@ -71,7 +78,8 @@ export function createSinkBackend(options: SinkBackendOptions): SmtpBackend {
           const rcptTo = envelope.rcptTo.map((r) => formatAddress(r.address));
           let id: string;
           try {
-            id = writer.commit({
+            // Resolves once the bytes are committed to SQLite: only then is the 250 sent.
+            id = await writer.commit({
               mailFrom,
               rcptTo,
               helo: info.helo ?? '',

@@ -1,8 +1,17 @@
 // The sink's message store: SQLite (node:sqlite) in one file. Raw bytes are kept exactly, in
 // 1 MiB chunks written as they arrive (a 50 MB message never sits in memory whole); the
 // parsed summary is computed once per message in the background (parse-message.ts) and cached
-// in indexed columns so that listing and searching 10,000 messages stays fast. Holds at most
-// `maxMessages` (oldest pruned) and drops messages older than `maxAgeMs`.
+// in indexed columns, with an FTS5 trigram index for free-text search, so that listing and
+// searching 10,000 messages stays fast. Holds at most `maxMessages` (oldest pruned) and drops
+// messages older than `maxAgeMs`.
+//
+// Cost per message is what a sink is judged by, so acceptance does the least it can: messages
+// that finish in the same event-loop turn are committed in one transaction (group commit),
+// every insert appends to its B-tree (raw chunks are keyed by an increasing integer), and the
+// database runs in WAL mode with synchronous=NORMAL: a commit reaches the OS before the 250
+// goes out, but is not fsynced per message (a power cut may lose the last messages; a crash of
+// the sink itself loses nothing). A test sink is not a relay: nobody's mail is lost for good.
+// WAL checkpoints run on a worker thread (wal-checkpointer.ts), not inside commits.
 
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -11,8 +20,16 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { Readable } from 'node:stream';
 import { newMessageId } from './message-id.ts';
 import { type MailAddress, type ParsedMessage, parseMessage } from './parse-message.ts';
+import { type Checkpointer, startCheckpointer } from './wal-checkpointer.ts';
 
 const CHUNK = 1 << 20;
+/** Raw chunks live at `rawKey * CHUNKS_PER_MESSAGE + n`: one append-only integer B-tree. */
+const CHUNKS_PER_MESSAGE = 1 << 20;
+const SCHEMA_VERSION = 2;
+/** Messages parsed before their results are written in one transaction. */
+const PARSE_BATCH = 64;
+/** Characters of search text that go into the trigram index; the rest is LIKE-matched. */
+export const SEARCH_INDEXED = 16 * 1024;
 
 export interface StoreOptions {
   /** SQLite file; `:memory:` for a throwaway store. */
@@ -70,18 +87,28 @@ export interface Filter {
 
 export interface MessageWriter {
   write(chunk: Buffer): void;
-  /** Stores the message; resolves with its id once it is committed. */
-  commit(meta: NewMessageMeta): string;
+  /**
+   * Stores the message; resolves with its id once it is committed. Messages committed in the
+   * same event-loop turn share one transaction.
+   */
+  commit(meta: NewMessageMeta): Promise<string>;
   abort(): void;
   readonly size: number;
 }
 
+// `messages` holds what lists and filters read, kept narrow so that scans stay in few pages;
+// `details` holds the bulky parse results and verdicts; `search` is a trigram index of the
+// first SEARCH_INDEXED characters of details.search_text (indexing costs ~40 µs per KB, so a
+// 100 KB body would cost more than accepting it). Messages with longer text are flagged `long`
+// and their whole text is also matched with LIKE (see search.ts).
+// Every index that an insert touches appends: seq and raw keys come from counters, ids start
+// with the time. No index on parsed or message_id: the parser keeps a watermark, and
+// `message-id:` searches for a substring, which no B-tree index serves.
 const SCHEMA = `
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS messages (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL UNIQUE,
+  raw_key INTEGER NOT NULL,
   created INTEGER NOT NULL,
   size INTEGER NOT NULL,
   read INTEGER NOT NULL DEFAULT 0,
@@ -102,21 +129,25 @@ CREATE TABLE IF NOT EXISTS messages (
   snippet TEXT NOT NULL DEFAULT '',
   attachments INTEGER NOT NULL DEFAULT 0,
   inlines INTEGER NOT NULL DEFAULT 0,
-  search_text TEXT NOT NULL DEFAULT '',
-  date INTEGER,
-  detail TEXT,
-  verdicts TEXT
+  date INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_created ON messages (created);
 CREATE INDEX IF NOT EXISTS messages_unread ON messages (read) WHERE read = 0;
-CREATE INDEX IF NOT EXISTS messages_unparsed ON messages (parsed) WHERE parsed = 0;
-CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);
+CREATE TABLE IF NOT EXISTS details (
+  seq INTEGER PRIMARY KEY,
+  long INTEGER NOT NULL DEFAULT 0,
+  search_text TEXT NOT NULL DEFAULT '',
+  detail TEXT,
+  verdicts TEXT
+);
+CREATE INDEX IF NOT EXISTS details_long ON details (long) WHERE long = 1;
+CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
+  search_text, content = '', contentless_delete = 1, tokenize = 'trigram'
+);
 CREATE TABLE IF NOT EXISTS raw (
-  id TEXT NOT NULL,
-  n INTEGER NOT NULL,
-  data BLOB NOT NULL,
-  PRIMARY KEY (id, n)
-) WITHOUT ROWID;
+  key INTEGER PRIMARY KEY,
+  data BLOB NOT NULL
+);
 `;
 
 const SUMMARY_COLUMNS =
@@ -148,6 +179,27 @@ function toStored(row: Row): StoredMessage {
   };
 }
 
+/** A message whose DATA is complete, waiting for the next group commit. */
+interface PendingCommit {
+  readonly id: string;
+  readonly rawKey: number;
+  /** The next chunk number, and the bytes not yet written as chunks. */
+  readonly n: number;
+  readonly rest: Buffer[];
+  readonly restBytes: number;
+  readonly size: number;
+  readonly meta: NewMessageMeta;
+  readonly resolve: (id: string) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface ParseResult {
+  readonly seq: number;
+  readonly id: string;
+  readonly parsed: ParsedMessage | null;
+  readonly failure: string;
+}
+
 export class SinkStore {
   readonly path: string;
   readonly events = new EventEmitter();
@@ -158,8 +210,18 @@ export class SinkStore {
   #statements = new Map<string, StatementSync>();
   #indexing: Promise<void> | null = null;
   #waiters = 0;
-  #lastWrite = 0;
+  /** performance.now() of the last commit: real time, whatever clock `now` injects. */
+  #lastWriteAt = 0;
   #closed = false;
+  /** Messages stored, kept here so that pruning does not count(*) on every commit. */
+  #count = 0;
+  #nextRawKey = 1;
+  #nextSeq = 1;
+  /** Every message with seq up to this one has been parsed (or deleted). */
+  #parsedThrough = 0;
+  #pending: PendingCommit[] = [];
+  #flushScheduled = false;
+  #checkpointer: Checkpointer | null = null;
 
   constructor(options: StoreOptions) {
     this.#options = options;
@@ -167,10 +229,37 @@ export class SinkStore {
     this.#now = options.now ?? Date.now;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new DatabaseSync(options.path);
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;');
+    const version = Number(this.#db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
+    const hasTables = this.#db.prepare("SELECT 1 AS x FROM sqlite_master WHERE name = 'messages'").get();
+    if (hasTables && version !== SCHEMA_VERSION) {
+      this.#db.close();
+      throw new Error(
+        `${options.path} was written by another version of the sink (schema ${version}, expected ${SCHEMA_VERSION}): delete it or choose another --database`,
+      );
+    }
     this.#db.exec(SCHEMA);
+    this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     // Chunks of a message whose DATA never completed (crash mid-transfer) belong to nobody.
-    this.#db.exec('DELETE FROM raw WHERE id NOT IN (SELECT id FROM messages)');
+    this.#db.exec(`DELETE FROM raw WHERE key / ${CHUNKS_PER_MESSAGE} NOT IN (SELECT raw_key FROM messages)`);
+    this.#count = Number(this.#db.prepare('SELECT count(*) AS n FROM messages').get()?.n ?? 0);
+    // Past every key in use: chunks left by a message, and messages that have none (empty).
+    const lastKey = Number(this.#db.prepare('SELECT max(key) AS k FROM raw').get()?.k ?? 0);
+    const lastRawKey = Number(this.#db.prepare('SELECT max(raw_key) AS k FROM messages').get()?.k ?? 0);
+    this.#nextRawKey = Math.max(Math.floor(lastKey / CHUNKS_PER_MESSAGE), lastRawKey) + 1;
+    this.#nextSeq = Number(this.#db.prepare('SELECT max(seq) AS s FROM messages').get()?.s ?? 0) + 1;
+    const unparsed = this.#db.prepare('SELECT min(seq) AS s FROM messages WHERE parsed = 0').get()?.s;
+    this.#parsedThrough =
+      unparsed === null || unparsed === undefined ? this.#nextSeq - 1 : Number(unparsed) - 1;
     this.events.setMaxListeners(0);
+    if (options.path !== ':memory:') {
+      // Checkpoints (and their fsyncs) run on a worker thread, never inside a commit.
+      this.#db.exec('PRAGMA wal_autocheckpoint = 0');
+      this.#checkpointer = startCheckpointer(options.path, () => {
+        this.#checkpointer = null;
+        if (!this.#closed) this.#db.exec('PRAGMA wal_autocheckpoint = 1000');
+      });
+    }
   }
 
   #stmt(sql: string): StatementSync {
@@ -186,36 +275,54 @@ export class SinkStore {
     this.events.emit('event', event);
   }
 
+  #inTransaction = false;
+
+  /** Runs fn in one transaction; nested calls join the transaction already open. */
   #transaction<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
+    if (this.#inTransaction) return fn();
+    this.#stmt('BEGIN IMMEDIATE').run();
+    this.#inTransaction = true;
     try {
       const result = fn();
-      this.#db.exec('COMMIT');
+      this.#stmt('COMMIT').run();
       return result;
     } catch (error) {
       this.#db.exec('ROLLBACK');
       throw error;
+    } finally {
+      this.#inTransaction = false;
     }
+  }
+
+  #insertChunk(rawKey: number, n: number, data: Uint8Array): void {
+    if (n >= CHUNKS_PER_MESSAGE) throw new Error('message too large for the store');
+    this.#stmt('INSERT INTO raw (key, data) VALUES (?, ?)').run(rawKey * CHUNKS_PER_MESSAGE + n, data);
+  }
+
+  #deleteChunks(rawKey: number): void {
+    this.#stmt('DELETE FROM raw WHERE key >= ? AND key < ?').run(
+      rawKey * CHUNKS_PER_MESSAGE,
+      (rawKey + 1) * CHUNKS_PER_MESSAGE,
+    );
   }
 
   /** Starts receiving one message. Small messages stay in memory until commit; large ones spill in chunks. */
   createWriter(): MessageWriter {
-    const id = newMessageId();
+    const rawKey = this.#nextRawKey++;
     let buffered: Buffer[] = [];
     let bufferedBytes = 0;
     let n = 0;
     let size = 0;
     let finished = false;
-    const insert = this.#stmt('INSERT INTO raw (id, n, data) VALUES (?, ?, ?)');
-    const flush = (all: boolean) => {
-      while (bufferedBytes >= CHUNK || (all && bufferedBytes > 0)) {
-        const joined = Buffer.concat(buffered, bufferedBytes);
-        const take = Math.min(CHUNK, joined.length);
-        insert.run(id, n++, joined.subarray(0, take));
-        const rest = joined.subarray(take);
-        buffered = rest.length > 0 ? [Buffer.from(rest)] : [];
-        bufferedBytes = rest.length;
+    const spill = () => {
+      const joined = Buffer.concat(buffered, bufferedBytes);
+      let offset = 0;
+      while (joined.length - offset >= CHUNK) {
+        this.#insertChunk(rawKey, n++, joined.subarray(offset, offset + CHUNK));
+        offset += CHUNK;
       }
+      buffered = offset < joined.length ? [joined.subarray(offset)] : [];
+      bufferedBytes = joined.length - offset;
     };
     return {
       get size() {
@@ -226,73 +333,149 @@ export class SinkStore {
         buffered.push(chunk);
         bufferedBytes += chunk.length;
         size += chunk.length;
-        if (bufferedBytes >= CHUNK) flush(false);
+        if (bufferedBytes >= CHUNK) spill();
       },
       commit: (meta: NewMessageMeta) => {
-        if (finished) throw new Error('message already finished');
+        if (finished) return Promise.reject(new Error('message already finished'));
         finished = true;
-        const created = this.#now();
-        this.#transaction(() => {
-          flush(true);
-          this.#stmt(
-            'INSERT INTO messages (id, created, size, mail_from, rcpt_to, helo, remote, username, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-          ).run(
+        const id = newMessageId();
+        return new Promise<string>((resolve, reject) => {
+          this.#pending.push({
             id,
-            created,
+            rawKey,
+            n,
+            rest: buffered,
+            restBytes: bufferedBytes,
             size,
-            meta.mailFrom,
-            JSON.stringify(meta.rcptTo),
-            meta.helo ?? '',
-            meta.remoteAddress ?? '',
-            meta.username ?? '',
-            JSON.stringify(meta.tags ?? []),
-          );
+            meta,
+            resolve,
+            reject,
+          });
+          buffered = [];
+          if (!this.#flushScheduled) {
+            this.#flushScheduled = true;
+            setImmediate(() => this.#flushPending());
+          }
         });
-        this.stats.accepted++;
-        this.stats.acceptedSize += size;
-        this.#lastWrite = created;
-        this.#prune();
-        this.#kickIndexer();
-        return id;
       },
       abort: () => {
         if (finished) return;
         finished = true;
         buffered = [];
-        if (n > 0) this.#stmt('DELETE FROM raw WHERE id = ?').run(id);
+        if (n > 0) this.#deleteChunks(rawKey);
       },
     };
   }
 
-  /** Stores a complete message given as bytes (the send API, imports, tests). */
+  /** Stores a complete message given as bytes (the send API, imports, tests), at once. */
   add(raw: Buffer | string, meta: NewMessageMeta): string {
-    const writer = this.createWriter();
-    writer.write(Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
-    return writer.commit(meta);
+    const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    const id = newMessageId();
+    const rawKey = this.#nextRawKey++;
+    this.#commitAll([
+      {
+        id,
+        rawKey,
+        n: 0,
+        rest: [bytes],
+        restBytes: bytes.length,
+        size: bytes.length,
+        meta,
+        resolve: () => {},
+        reject: () => {},
+      },
+    ]);
+    return id;
+  }
+
+  #flushPending(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    if (this.#closed) {
+      for (const item of batch) item.reject(new Error('the store is closed'));
+      return;
+    }
+    try {
+      this.#commitAll(batch);
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    for (const item of batch) item.resolve(item.id);
+  }
+
+  /** One transaction for all of them; then pruning and parsing once for the batch. */
+  #commitAll(batch: readonly PendingCommit[]): void {
+    const created = this.#now();
+    const insert = this.#stmt(
+      'INSERT INTO messages (seq, id, raw_key, created, size, mail_from, rcpt_to, helo, remote, username, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const firstSeq = this.#nextSeq;
+    const countBefore = this.#count;
+    const deletedBefore = this.stats.deleted;
+    try {
+      this.#transaction(() => {
+        for (const item of batch) {
+          let n = item.n;
+          if (item.restBytes > 0) {
+            const rest = item.rest.length === 1 ? item.rest[0]! : Buffer.concat(item.rest, item.restBytes);
+            for (let offset = 0; offset < rest.length; offset += CHUNK)
+              this.#insertChunk(item.rawKey, n++, rest.subarray(offset, offset + CHUNK));
+          }
+          insert.run(
+            this.#nextSeq++,
+            item.id,
+            item.rawKey,
+            created,
+            item.size,
+            item.meta.mailFrom,
+            JSON.stringify(item.meta.rcptTo),
+            item.meta.helo ?? '',
+            item.meta.remoteAddress ?? '',
+            item.meta.username ?? '',
+            item.meta.tags && item.meta.tags.length > 0 ? JSON.stringify(item.meta.tags) : '[]',
+          );
+        }
+        this.#count += batch.length;
+        // In the same transaction: with `--max` reached, every commit also prunes, and a
+        // second transaction per batch would double the write cost.
+        this.#prune();
+      });
+    } catch (error) {
+      this.#nextSeq = firstSeq;
+      this.#count = countBefore;
+      this.stats.deleted = deletedBefore;
+      throw error;
+    }
+    for (const item of batch) {
+      this.stats.accepted++;
+      this.stats.acceptedSize += item.size;
+    }
+    this.#lastWriteAt = performance.now();
+    this.#kickIndexer();
   }
 
   #prune(): void {
     const max = this.#options.maxMessages ?? 0;
     const maxAge = this.#options.maxAgeMs ?? 0;
-    const victims: string[] = [];
-    if (maxAge > 0) {
-      const cutoff = this.#now() - maxAge;
-      for (const row of this.#stmt('SELECT id FROM messages WHERE created < ?').all(cutoff))
-        victims.push(String(row.id));
+    if (max > 0 && this.#count > max) {
+      const ids = this.#stmt('SELECT id FROM messages ORDER BY seq ASC LIMIT ?')
+        .all(this.#count - max)
+        .map((row) => String(row.id));
+      this.#deleteIds(ids);
+      this.#emit({ Type: 'prune', Data: null });
     }
-    if (max > 0) {
-      const total = Number(this.#stmt('SELECT count(*) AS n FROM messages').get()?.n ?? 0) - victims.length;
-      if (total > max) {
-        for (const row of this.#stmt('SELECT id FROM messages ORDER BY seq ASC LIMIT ?').all(
-          total - max + victims.length,
-        )) {
-          if (!victims.includes(String(row.id))) victims.push(String(row.id));
-        }
+    if (maxAge > 0) {
+      const ids = this.#stmt('SELECT id FROM messages WHERE created < ?')
+        .all(this.#now() - maxAge)
+        .map((row) => String(row.id));
+      if (ids.length > 0) {
+        this.#deleteIds(ids);
+        this.#emit({ Type: 'prune', Data: null });
       }
     }
-    if (victims.length === 0) return;
-    this.#deleteIds(victims);
-    this.#emit({ Type: 'prune', Data: null });
   }
 
   /** Applies `--max-age` now (also runs on every new message). */
@@ -304,13 +487,15 @@ export class SinkStore {
     let deleted = 0;
     this.#transaction(() => {
       for (const id of ids) {
-        const result = this.#stmt('DELETE FROM messages WHERE id = ?').run(id);
-        if (Number(result.changes) > 0) {
-          this.#stmt('DELETE FROM raw WHERE id = ?').run(id);
-          deleted++;
-        }
+        const row = this.#stmt('DELETE FROM messages WHERE id = ? RETURNING seq, raw_key').get(id);
+        if (!row) continue;
+        this.#deleteChunks(Number(row.raw_key));
+        this.#stmt('DELETE FROM details WHERE seq = ?').run(row.seq!);
+        this.#stmt('DELETE FROM search WHERE rowid = ?').run(row.seq!);
+        deleted++;
       }
     });
+    this.#count -= deleted;
     this.stats.deleted += deleted;
     return deleted;
   }
@@ -322,20 +507,36 @@ export class SinkStore {
     this.#indexing = (async () => {
       // Let the SMTP reply go out first: parsing is deferred work, not part of acceptance.
       await new Promise((resolve) => setImmediate(resolve));
+      const backlogSince = performance.now();
       for (;;) {
         if (this.#closed) break;
-        const row = this.#stmt(
-          'SELECT id, created FROM messages WHERE parsed = 0 ORDER BY seq ASC LIMIT 1',
-        ).get();
-        if (!row) break;
-        // Lazy: while mail is streaming in, accepting comes first. Parse when the SMTP side has
-        // been quiet for a moment, when a reader waits (idle()), or when a message waited 2 s.
-        const now = this.#now();
-        if (this.#waiters === 0 && now - this.#lastWrite < 100 && now - Number(row.created) < 2000) {
+        const rows = this.#stmt(
+          'SELECT seq, id, created, raw_key FROM messages WHERE seq > ? AND parsed = 0 ORDER BY seq ASC LIMIT ?',
+        ).all(this.#parsedThrough, PARSE_BATCH);
+        const first = rows[0];
+        if (!first) break;
+        // Accepting comes first: parsing costs more than accepting (~0.3 ms for 1 KB, ~6 ms for
+        // 100 KB). While mail streams in (a commit in the last 100 ms) and no reader waits, a
+        // backlog younger than 2 s waits, and an older one gets a quarter of the time (20 ms of
+        // parsing, then 60 ms of rest). Quiet SMTP, or a reader in idle(), parses at full speed.
+        const busy = () => this.#waiters === 0 && performance.now() - this.#lastWriteAt < 100;
+        if (busy() && performance.now() - backlogSince < 2000) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
         }
-        await this.#parseOne(String(row.id));
+        // Parse a batch, then write its results in one transaction; stop early so that readers
+        // see progress and the event loop is never held for long.
+        const results: ParseResult[] = [];
+        const started = performance.now();
+        const until = started + (busy() ? 20 : 50);
+        for (const row of rows) {
+          results.push(await this.#parseOne(Number(row.seq), String(row.id), Number(row.raw_key)));
+          if (this.#closed || performance.now() > until) break;
+        }
+        if (this.#closed) break;
+        this.#saveParsed(results);
+        this.#parsedThrough = results[results.length - 1]!.seq;
+        if (busy()) await new Promise((resolve) => setTimeout(resolve, 3 * (performance.now() - started)));
       }
     })().finally(() => {
       this.#indexing = null;
@@ -346,54 +547,85 @@ export class SinkStore {
   async idle(): Promise<void> {
     this.#waiters++;
     try {
+      // A commit scheduled for this turn comes first: it is part of "everything stored".
+      if (this.#flushScheduled) await new Promise((resolve) => setImmediate(resolve));
       while (this.#indexing) await this.#indexing;
     } finally {
       this.#waiters--;
     }
   }
 
-  async #parseOne(id: string): Promise<void> {
-    let parsed: ParsedMessage | null = null;
-    let failure = '';
+  async #parseOne(seq: number, id: string, rawKey: number): Promise<ParseResult> {
     try {
-      parsed = await parseMessage(this.openRaw(id));
+      return { seq, id, parsed: await parseMessage(this.#openChunks(rawKey)), failure: '' };
     } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
+      return { seq, id, parsed: null, failure: error instanceof Error ? error.message : String(error) };
     }
-    if (this.#closed) return;
-    if (!this.#stmt('SELECT 1 AS x FROM messages WHERE id = ?').get(id)) return;
-    if (parsed) {
-      const { searchText, ...detail } = parsed;
-      this.#stmt(
-        `UPDATE messages SET parsed = 1, subject = ?, message_id = ?, from_json = ?, to_json = ?, cc_json = ?,
-         bcc_json = ?, reply_to_json = ?, snippet = ?, attachments = ?, inlines = ?, search_text = ?, date = ?, detail = ?
-         WHERE id = ?`,
-      ).run(
-        parsed.subject,
-        parsed.messageId,
-        JSON.stringify(parsed.from),
-        JSON.stringify(parsed.to),
-        parsed.cc ? JSON.stringify(parsed.cc) : null,
-        parsed.bcc ? JSON.stringify(parsed.bcc) : null,
-        JSON.stringify(parsed.replyTo),
-        parsed.snippet,
-        parsed.attachments.length,
-        parsed.inline.length,
-        searchText,
-        parsed.date,
-        JSON.stringify(detail),
-        id,
-      );
-    } else {
-      this.#stmt('UPDATE messages SET parsed = 2, detail = ? WHERE id = ?').run(
-        JSON.stringify({ parseError: failure }),
-        id,
-      );
+  }
+
+  #saveParsed(results: readonly ParseResult[]): void {
+    const saved: ParseResult[] = [];
+    this.#transaction(() => {
+      for (const result of results) {
+        const { parsed, seq } = result;
+        // Deleted while it was being parsed: nothing to save.
+        let changes: number | bigint;
+        if (parsed) {
+          changes = this.#stmt(
+            `UPDATE messages SET parsed = 1, subject = ?, message_id = ?, from_json = ?, to_json = ?, cc_json = ?,
+             bcc_json = ?, reply_to_json = ?, snippet = ?, attachments = ?, inlines = ?, date = ?
+             WHERE seq = ? AND parsed = 0`,
+          ).run(
+            parsed.subject,
+            parsed.messageId,
+            JSON.stringify(parsed.from),
+            JSON.stringify(parsed.to),
+            parsed.cc ? JSON.stringify(parsed.cc) : null,
+            parsed.bcc ? JSON.stringify(parsed.bcc) : null,
+            JSON.stringify(parsed.replyTo),
+            parsed.snippet,
+            parsed.attachments.length,
+            parsed.inline.length,
+            parsed.date,
+            seq,
+          ).changes;
+        } else {
+          changes = this.#stmt('UPDATE messages SET parsed = 2 WHERE seq = ? AND parsed = 0').run(
+            seq,
+          ).changes;
+        }
+        if (Number(changes) === 0) continue;
+        let searchText = '';
+        let detail: unknown = { parseError: result.failure };
+        if (parsed) {
+          const { searchText: text, ...rest } = parsed;
+          searchText = text;
+          detail = rest;
+        }
+        const long = searchText.length > SEARCH_INDEXED;
+        this.#stmt('INSERT OR REPLACE INTO details (seq, long, search_text, detail) VALUES (?, ?, ?, ?)').run(
+          seq,
+          long ? 1 : 0,
+          searchText,
+          JSON.stringify(detail),
+        );
+        if (searchText) {
+          this.#stmt('INSERT INTO search (rowid, search_text) VALUES (?, ?)').run(
+            seq,
+            long ? searchText.slice(0, SEARCH_INDEXED) : searchText,
+          );
+        }
+        saved.push(result);
+      }
+    });
+    const listening = this.events.listenerCount('event') > 0;
+    for (const result of saved) {
+      if (!listening && !this.#options.analyze) continue;
+      const stored = this.get(result.id);
+      if (!stored) continue;
+      if (listening) this.#emit({ Type: 'new', Data: stored });
+      if (this.#options.analyze) this.#scheduleAnalyze(stored);
     }
-    const stored = this.get(id);
-    if (!stored) return;
-    this.#emit({ Type: 'new', Data: stored });
-    if (this.#options.analyze) this.#scheduleAnalyze(stored);
   }
 
   // Verdicts need DNS, which can be slow: they run beside parsing, a few at a time, and arrive
@@ -416,10 +648,9 @@ export class SinkStore {
         .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }))
         .then((verdicts) => {
           if (this.#closed) return;
-          const result = this.#stmt('UPDATE messages SET verdicts = ? WHERE id = ?').run(
-            JSON.stringify(verdicts ?? null),
-            message.id,
-          );
+          const result = this.#stmt(
+            'UPDATE details SET verdicts = ? WHERE seq = (SELECT seq FROM messages WHERE id = ?)',
+          ).run(JSON.stringify(verdicts ?? null), message.id);
           if (Number(result.changes) > 0)
             this.#emit({ Type: 'update', Data: { ID: message.id, Verdicts: verdicts } });
         })
@@ -453,7 +684,9 @@ export class SinkStore {
     parsed: (Omit<ParsedMessage, 'searchText'> & { parseError?: string }) | null;
     verdicts: unknown;
   } {
-    const row = this.#stmt('SELECT detail, verdicts FROM messages WHERE id = ?').get(id);
+    const row = this.#stmt(
+      'SELECT d.detail, d.verdicts FROM messages AS m JOIN details AS d ON d.seq = m.seq WHERE m.id = ?',
+    ).get(id);
     if (!row) return { parsed: null, verdicts: null };
     return {
       parsed: row.detail ? JSON.parse(String(row.detail)) : null,
@@ -489,10 +722,14 @@ export class SinkStore {
   }
 
   count(filter?: Filter): { total: number; unread: number } {
-    const where = filter ? `WHERE ${filter.sql}` : '';
+    if (!filter) {
+      // The partial index on unread rows answers this without a table scan.
+      const unread = this.#stmt('SELECT count(*) AS n FROM messages WHERE read = 0').get();
+      return { total: this.#count, unread: Number(unread?.n ?? 0) };
+    }
     const row = this.#stmt(
-      `SELECT count(*) AS total, coalesce(sum(read = 0), 0) AS unread FROM messages ${where}`,
-    ).get(...(filter?.params ?? []));
+      `SELECT count(*) AS total, coalesce(sum(read = 0), 0) AS unread FROM messages WHERE ${filter.sql}`,
+    ).get(...filter.params);
     return { total: Number(row?.total ?? 0), unread: Number(row?.unread ?? 0) };
   }
 
@@ -503,20 +740,29 @@ export class SinkStore {
       .map((row) => String(row.id));
   }
 
-  /** The exact bytes as received, streamed chunk by chunk. */
-  openRaw(id: string): Readable {
-    const statement = this.#db.prepare('SELECT data FROM raw WHERE id = ? AND n = ?');
+  #openChunks(rawKey: number): Readable {
+    const statement = this.#stmt('SELECT data FROM raw WHERE key = ?');
+    const base = rawKey * CHUNKS_PER_MESSAGE;
     let n = 0;
     return new Readable({
       read() {
         try {
-          const row = statement.get(id, n++);
-          this.push(row ? Buffer.from(row.data as Uint8Array) : null);
+          const row = statement.get(base + n++);
+          const data = row?.data as Uint8Array | undefined;
+          // node:sqlite hands out a fresh copy per row: wrap it instead of copying it again.
+          this.push(data ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : null);
         } catch (error) {
           this.destroy(error as Error);
         }
       },
     });
+  }
+
+  /** The exact bytes as received, streamed chunk by chunk. */
+  openRaw(id: string): Readable {
+    const row = this.#stmt('SELECT raw_key FROM messages WHERE id = ?').get(id);
+    // A missing message reads as empty, like one deleted while it is being read.
+    return this.#openChunks(row ? Number(row.raw_key) : 0);
   }
 
   async readRaw(id: string): Promise<Buffer> {
@@ -564,10 +810,13 @@ export class SinkStore {
   }
 
   deleteAll(): void {
-    const { total } = this.count();
+    const total = this.#count;
     this.#transaction(() => {
-      this.#db.exec('DELETE FROM messages; DELETE FROM raw;');
+      this.#db.exec(
+        "DELETE FROM messages; DELETE FROM details; DELETE FROM raw; INSERT INTO search (search) VALUES ('delete-all');",
+      );
     });
+    this.#count = 0;
     this.stats.deleted += total;
     this.#emit({ Type: 'truncate', Data: null });
   }
@@ -597,10 +846,13 @@ export class SinkStore {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Messages already answered for must be on disk before the database closes.
+    this.#flushPending();
     this.#closed = true;
     await this.#indexing?.catch(() => {});
     this.#analyzeQueue = [];
     while (this.#analyzing > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await this.#checkpointer?.close();
     this.#db.close();
   }
 
