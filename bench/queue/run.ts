@@ -43,10 +43,22 @@ function envelopeFor(i: number): Envelope {
   };
 }
 
+/** CPU time of this process per operation, in µs: robust where wall-clock rates swing with load. */
+const cpuPer = new Map<string, number>();
+function cpuSince(start: NodeJS.CpuUsage, ops: number): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / Math.max(1, ops);
+}
+
 /** Runs `producers` loops of `one()` for the bench time; returns operations per second. */
-async function measure(producers: number, one: (i: number) => Promise<unknown>): Promise<number> {
+async function measure(
+  producers: number,
+  one: (i: number) => Promise<unknown>,
+  cpuKey?: string,
+): Promise<number> {
   let count = 0;
   const end = performance.now() + SECONDS * 1000;
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     Array.from({ length: producers }, async () => {
@@ -56,6 +68,7 @@ async function measure(producers: number, one: (i: number) => Promise<unknown>):
       }
     }),
   );
+  if (cpuKey) cpuPer.set(cpuKey, cpuSince(cpu, count));
   return count / ((performance.now() - start) / 1000);
 }
 
@@ -88,7 +101,9 @@ const sqlite: Backend = {
       store,
       async dispose() {
         await store.close();
-        for (const suffix of ['', '-wal', '-shm']) await rm(`${path}${suffix}`, { force: true });
+        for (const suffix of ['', '-wal', '-shm', '-bodies']) {
+          await rm(`${path}${suffix}`, { recursive: true, force: true });
+        }
       },
     };
   },
@@ -117,7 +132,11 @@ async function enqueueRate(backend: Backend, size: number, producers: number): P
   const { store, dispose } = await backend.open();
   const queue = await openQueue({ store });
   const body = randomBytes(size);
-  const rate = await measure(producers, (i) => queue.enqueue({ envelope: envelopeFor(i), message: body }));
+  const rate = await measure(
+    producers,
+    (i) => queue.enqueue({ envelope: envelopeFor(i), message: body }),
+    `${backend.name} ${size} ${producers}`,
+  );
   await queue.close();
   await dispose();
   return rate;
@@ -147,9 +166,13 @@ async function cycleRate(backend: Backend, messages: number): Promise<number> {
     },
   };
   const worker = createWorker({ queue, courier, concurrency: CYCLE_CONCURRENCY, perNextHop: 10 });
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await worker.runOnce();
-  const rate = (await queue.counts()).delivered / ((performance.now() - start) / 1000);
+  const elapsed = (performance.now() - start) / 1000;
+  const delivered = (await queue.counts()).delivered;
+  cpuPer.set(`${backend.name} cycle`, cpuSince(cpu, delivered));
+  const rate = delivered / elapsed;
   await queue.close();
   await dispose();
   return rate;
@@ -171,7 +194,7 @@ const backends = [sqlite, ...((await postgresReachable()) ? [postgres] : [])];
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US').padStart(8);
 console.log(`durable enqueues/s, ${SECONDS} s per cell (ratio = queue / naive fsync'd file per message)`);
 console.log(
-  `${'size'.padEnd(7)}${'producers'.padStart(10)}${'naive'.padStart(10)}${backends.map((b) => `${b.name.padStart(10)}${'ratio'.padStart(7)}`).join('')}`,
+  `${'size'.padEnd(7)}${'producers'.padStart(10)}${'naive'.padStart(10)}${backends.map((b) => `${b.name.padStart(10)}${'ratio'.padStart(7)}`).join('')}   CPU µs/msg (${backends.map((b) => b.name).join(' / ')})`,
 );
 const results: { size: number; producers: number; naive: number; rates: number[] }[] = [];
 for (const size of SIZES) {
@@ -180,10 +203,11 @@ for (const size of SIZES) {
     const rates: number[] = [];
     for (const backend of backends) rates.push(await enqueueRate(backend, size, producers));
     results.push({ size, producers, naive: base, rates });
+    const cpu = backends.map((b) => (cpuPer.get(`${b.name} ${size} ${producers}`) ?? 0).toFixed(0));
     console.log(
       `${`${size / 1024} KB`.padEnd(7)}${String(producers).padStart(10)}  ${fmt(base)}${rates
         .map((r) => `  ${fmt(r)}${`${(r / base).toFixed(1)}x`.padStart(7)}`)
-        .join('')}`,
+        .join('')}   ${cpu.join(' / ')}`,
     );
   }
 }
@@ -196,9 +220,12 @@ for (const [i, backend] of backends.entries()) {
   const cycle = await cycleRate(backend, backend.name === 'sqlite' ? 20_000 : 5_000);
   cycles.push(cycle);
   const enqueue = results.find((r) => r.size === 1024 && r.producers === 20)?.rates[i] ?? 0;
+  const cpuCycle = cpuPer.get(`${backend.name} cycle`) ?? 0;
+  const cpuEnqueue = cpuPer.get(`${backend.name} 1024 20`) ?? 0;
   console.log(
     `${backend.name.padEnd(9)} ${fmt(cycle)} recipients/s = ${(1e6 / cycle).toFixed(0)} µs per cycle; ` +
-      `enqueue (1 KB, 20 producers) ${(1e6 / enqueue).toFixed(0)} µs per message`,
+      `enqueue (1 KB, 20 producers) ${(1e6 / enqueue).toFixed(0)} µs per message; ` +
+      `CPU of this process: cycle ${cpuCycle.toFixed(0)} µs, enqueue ${cpuEnqueue.toFixed(0)} µs`,
   );
 }
 

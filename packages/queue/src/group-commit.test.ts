@@ -44,3 +44,32 @@ it('drains: resolves once nothing is pending', async () => {
   await commit.drain();
   expect(written).toBe(2);
 });
+
+it('writes a second batch while the first is still being written when concurrency allows', async () => {
+  const started: number[][] = [];
+  const releases: (() => void)[] = [];
+  const commit = createGroupCommit<number>(
+    async (batch) => {
+      started.push([...batch]);
+      await new Promise<void>((r) => releases.push(r));
+    },
+    1000,
+    2,
+  );
+  const first = commit.add(1);
+  await new Promise((r) => setImmediate(r));
+  const second = commit.add(2);
+  await new Promise((r) => setImmediate(r));
+  const third = commit.add(3);
+  await new Promise((r) => setImmediate(r));
+  // Two batches under way, the third waits for a free slot.
+  expect(started).toEqual([[1], [2]]);
+  releases[0]?.();
+  await first;
+  await new Promise((r) => setImmediate(r));
+  expect(started).toEqual([[1], [2], [3]]);
+  releases[1]?.();
+  releases[2]?.();
+  await Promise.all([second, third]);
+  await commit.drain();
+});

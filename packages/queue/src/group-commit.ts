@@ -15,13 +15,20 @@ interface Pending<T, R> {
   readonly reject: (error: unknown) => void;
 }
 
-/** `write` commits a batch in one transaction and may return one result per item, in order. */
+/**
+ * `write` commits a batch in one transaction and may return one result per item, in order. With
+ * `concurrency` 2, a second batch starts while the first is still committing: the store keeps
+ * their transactions apart (SQLite serialises them; PostgreSQL runs them on two connections),
+ * and the second's body segment is written and flushed meanwhile instead of afterwards.
+ */
 export function createGroupCommit<T, R = void>(
   write: (batch: readonly T[]) => Promise<unknown>,
   maxBatch = 1000,
+  concurrency = 1,
 ): GroupCommit<T, R> {
   let pending: Pending<T, R>[] = [];
-  let running = false;
+  let writing = 0;
+  let scheduled = false;
   let idle: (() => void)[] = [];
 
   async function writeAlone(entry: Pending<T, R>): Promise<void> {
@@ -33,40 +40,50 @@ export function createGroupCommit<T, R = void>(
     }
   }
 
-  async function run(): Promise<void> {
-    while (pending.length > 0) {
+  async function writeBatch(batch: Pending<T, R>[]): Promise<void> {
+    try {
+      const results = (await write(batch.map((entry) => entry.item))) as readonly R[] | undefined;
+      batch.forEach((entry, i) => {
+        entry.resolve(results?.[i] as R);
+      });
+    } catch (error) {
+      if (batch.length === 1) batch[0]?.reject(error);
+      // One bad message must not fail the others: retry each alone to find it.
+      else for (const entry of batch) await writeAlone(entry);
+    }
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (pending.length > 0 && writing < concurrency) {
       const batch = pending.slice(0, maxBatch);
       pending = pending.slice(batch.length);
-      try {
-        const results = (await write(batch.map((entry) => entry.item))) as readonly R[] | undefined;
-        batch.forEach((entry, i) => {
-          entry.resolve(results?.[i] as R);
-        });
-      } catch (error) {
-        if (batch.length === 1) batch[0]?.reject(error);
-        // One bad message must not fail the others: retry each alone to find it.
-        else for (const entry of batch) await writeAlone(entry);
-      }
+      writing++;
+      void writeBatch(batch).then(() => {
+        writing--;
+        if (pending.length > 0) pump();
+        else if (writing === 0) {
+          const waiting = idle;
+          idle = [];
+          for (const resolve of waiting) resolve();
+        }
+      });
     }
-    running = false;
-    const waiting = idle;
-    idle = [];
-    for (const resolve of waiting) resolve();
   }
 
   return {
     add(item) {
       return new Promise<R>((resolve, reject) => {
         pending.push({ item, resolve, reject });
-        if (!running) {
-          running = true;
+        if (!scheduled && writing < concurrency) {
+          scheduled = true;
           // Let every write that arrives in this turn of the event loop join the batch.
-          setImmediate(() => void run());
+          setImmediate(pump);
         }
       });
     },
     drain() {
-      if (!running && pending.length === 0) return Promise.resolve();
+      if (writing === 0 && pending.length === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idle.push(resolve));
     },
   };

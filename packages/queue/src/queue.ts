@@ -246,18 +246,23 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
   const orphanAge = options.orphanAgeMs ?? (store.kind === 'sqlite' ? 0 : 60 * 60_000);
   try {
     const cleaned = await store.cleanOrphans(clock.now() - orphanAge + (orphanAge === 0 ? 1 : 0));
-    if (cleaned.chunks > 0 || cleaned.bodies > 0) logger.warn(cleaned, 'queue: removed orphaned data');
+    if (cleaned.chunks > 0 || cleaned.bodies > 0 || cleaned.segmentBytes > 0)
+      logger.warn(cleaned, 'queue: removed orphaned data');
   } catch (error) {
     // Housekeeping must not keep a queue from opening (e.g. a lock conflict with busy workers).
     logger.warn({ err: error }, 'queue: orphan cleanup failed, will try at next start');
   }
 
-  const committer = createGroupCommit<NewMessage>((batch) => store.commit(batch));
+  // Two batches in flight: the next one's body segment is written and flushed while the previous
+  // one commits (measured: +15–100% enqueues/s at 20 and 100 producers, 1 KB and 100 KB).
+  const committer = createGroupCommit<NewMessage>((batch) => store.commit(batch), 1000, 2);
   // Outcomes are group-committed too: a worker finishing many deliveries at once pays one fsync.
   const completer = createGroupCommit<CompletedGroup, number[]>((groups) =>
     store.complete(groups, clock.now()),
   );
   const underway = new Set<Promise<unknown>>();
+  /** How many recipients the message of a leased batch has in all (its envelope says). */
+  const recipientsOf = new WeakMap<LeasedBatch, number>();
   let closing = false;
 
   function nextHopsFor(envelope: Envelope, meta: EnqueueMeta | undefined): string[] {
@@ -335,8 +340,13 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
   /** Streams a body chunk by chunk; `known` skips the lookup when the caller has the row. */
   function openMessage(queueId: string, known?: StoredMessage, body?: Uint8Array): Readable {
     if (body && known && !known.bodyDeleted) {
-      return Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)], {
-        objectMode: false,
+      // Not Readable.from: its async iterator costs more than the rest of a small delivery's read.
+      let pending: Buffer | null = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      return new Readable({
+        read() {
+          this.push(pending);
+          if (pending !== null) pending = null;
+        },
       });
     }
     async function* chunks(): AsyncGenerator<Buffer> {
@@ -462,6 +472,79 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
     });
   }
 
+  /** What recording a batch's outcomes needs, computed without waiting. */
+  function prepareOutcomes(batch: LeasedBatch, outcomes: readonly Outcome[]) {
+    const now = clock.now();
+    const remaining = [...outcomes];
+    const updates = batch.recipients.map(({ idx, rcpt, attempts, recipient }) => {
+      const at = remaining.findIndex((o) => o.rcpt.toLowerCase() === rcpt.toLowerCase());
+      const outcome = at >= 0 ? remaining.splice(at, 1)[0] : undefined;
+      const r = { idx, rcpt, attempts, recipient };
+      return { r, update: outcomeFor(batch, r, outcome, now) };
+    });
+    const settlesMessage =
+      batch.recipients.length === recipientsOf.get(batch) &&
+      updates.every(({ update }) => update.state !== 'deferred' && update.noticeDueAt === null);
+    return {
+      now,
+      owner: batch.owner,
+      queueId: batch.queueId,
+      nextHop: batch.nextHop,
+      updates,
+      settlesMessage,
+    };
+  }
+
+  /**
+   * Records outcomes and reports them. It holds only what the events need, not the batch with its
+   * envelope and body: many wait for their fsync at once, and what outlives a young-generation
+   * collection costs more to collect.
+   */
+  async function recordOutcomes(prepared: ReturnType<typeof prepareOutcomes>): Promise<void> {
+    const { now, owner, queueId, nextHop, updates, settlesMessage } = prepared;
+    const applied = new Set(
+      await completer.add({
+        owner,
+        messageId: queueId,
+        updates: updates.map(({ update: { error: _e, expired: _x, ...update } }) => update),
+        settlesMessage,
+      }),
+    );
+    let notices = false;
+    for (const { r, update } of updates) {
+      if (!applied.has(r.idx)) {
+        logger.warn({ queueId, rcpt: r.rcpt }, 'queue: lease lost before the outcome was recorded');
+        continue;
+      }
+      const fields = { queueId, rcpt: r.rcpt, nextHop, attempt: r.attempts + 1 };
+      if (update.state === 'delivered') {
+        logger.info({ ...fields, reply: update.reply }, 'delivered');
+        events.emit('delivered', { ...fields, reply: update.reply });
+      } else if (update.state === 'deferred' && update.error) {
+        const delayMs = update.nextAttemptAt - now;
+        logger.info(
+          { ...fields, smtpCode: update.error.code, enhanced: update.error.enhanced, delayMs },
+          'deferred',
+        );
+        events.emit('deferred', {
+          ...fields,
+          error: update.error,
+          nextAttemptAt: new Date(update.nextAttemptAt),
+        });
+      } else if (update.error) {
+        const reason: BounceReason = update.expired ? 'expired' : 'rejected';
+        logger.info(
+          { ...fields, smtpCode: update.error.code, enhanced: update.error.enhanced, reason },
+          'bounced',
+        );
+        if (update.expired) events.emit('expired', { ...fields, error: update.error });
+        events.emit('bounced', { ...fields, error: update.error, reason });
+        if (update.noticeDueAt !== null) notices = true;
+      }
+    }
+    if (notices) await processNotices(100, queueId);
+  }
+
   const queue: Queue = {
     events,
     store,
@@ -511,6 +594,7 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
             openMessage: () => openMessage(queueId, group.message, group.body),
           },
         };
+        recipientsOf.set(batch, envelope.rcptTo.length);
         events.emit('attempt', {
           queueId,
           nextHop: group.nextHop,
@@ -521,62 +605,13 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
       });
     },
 
-    async complete(batch, outcomes) {
-      const now = clock.now();
-      const remaining = [...outcomes];
-      const updates = batch.recipients.map((r) => {
-        const at = remaining.findIndex((o) => o.rcpt.toLowerCase() === r.rcpt.toLowerCase());
-        const outcome = at >= 0 ? remaining.splice(at, 1)[0] : undefined;
-        return { r, update: outcomeFor(batch, r, outcome, now) };
-      });
-      const applied = new Set(
-        await completer.add({
-          owner: batch.owner,
-          messageId: batch.queueId,
-          updates: updates.map(({ update: { error: _e, expired: _x, ...update } }) => update),
-        }),
-      );
-      let notices = false;
-      for (const { r, update } of updates) {
-        if (!applied.has(r.idx)) {
-          logger.warn(
-            { queueId: batch.queueId, rcpt: r.rcpt },
-            'queue: lease lost before the outcome was recorded',
-          );
-          continue;
-        }
-        const fields = {
-          queueId: batch.queueId,
-          rcpt: r.rcpt,
-          nextHop: batch.nextHop,
-          attempt: r.attempts + 1,
-        };
-        if (update.state === 'delivered') {
-          logger.info({ ...fields, reply: update.reply }, 'delivered');
-          events.emit('delivered', { ...fields, reply: update.reply });
-        } else if (update.state === 'deferred' && update.error) {
-          const delayMs = update.nextAttemptAt - now;
-          logger.info(
-            { ...fields, smtpCode: update.error.code, enhanced: update.error.enhanced, delayMs },
-            'deferred',
-          );
-          events.emit('deferred', {
-            ...fields,
-            error: update.error,
-            nextAttemptAt: new Date(update.nextAttemptAt),
-          });
-        } else if (update.error) {
-          const reason: BounceReason = update.expired ? 'expired' : 'rejected';
-          logger.info(
-            { ...fields, smtpCode: update.error.code, enhanced: update.error.enhanced, reason },
-            'bounced',
-          );
-          if (update.expired) events.emit('expired', { ...fields, error: update.error });
-          events.emit('bounced', { ...fields, error: update.error, reason });
-          if (update.noticeDueAt !== null) notices = true;
-        }
+    complete(batch, outcomes) {
+      // Not async itself: the batch (envelope, body) stays out of the frame that waits for the fsync.
+      try {
+        return recordOutcomes(prepareOutcomes(batch, outcomes));
+      } catch (error) {
+        return Promise.reject(error);
       }
-      if (notices) await processNotices(100, batch.queueId);
     },
 
     async abandon(batch) {

@@ -4,11 +4,13 @@
 // Leasing takes due recipients in one transaction — PostgreSQL with FOR UPDATE SKIP LOCKED, so
 // workers on many machines never take the same recipient while a lease holds.
 
+import type { BodySegments, Extent } from './body-segments.ts';
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql-driver.ts';
 import type {
   BounceReason,
   LeasedGroup,
   ListQuery,
+  NewMessage,
   NoticeRow,
   OperatorChange,
   QueueStore,
@@ -18,7 +20,11 @@ import type {
   StoredRecipient,
 } from './store.ts';
 
-function ddl(blob: string): string[] {
+function ddl(postgres: boolean): string[] {
+  const blob = postgres ? 'BYTEA' : 'BLOB';
+  // SQLite: a table keyed by its primary key, not a rowid plus an index on the key, where rows
+  // are small; one B-tree to change per row instead of two.
+  const keyed = postgres ? '' : ' WITHOUT ROWID';
   return [
     `CREATE TABLE IF NOT EXISTS mq_messages (
       id TEXT PRIMARY KEY,
@@ -39,6 +45,14 @@ function ddl(blob: string): string[] {
       staged_at BIGINT NOT NULL,
       PRIMARY KEY (message_id, seq)
     )`,
+    `CREATE TABLE IF NOT EXISTS mq_extents (
+      message_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      segment INTEGER NOT NULL,
+      pos BIGINT NOT NULL,
+      len INTEGER NOT NULL,
+      PRIMARY KEY (message_id, seq)
+    )${keyed}`,
     `CREATE TABLE IF NOT EXISTS mq_recipients (
       message_id TEXT NOT NULL,
       idx INTEGER NOT NULL,
@@ -69,7 +83,7 @@ function ddl(blob: string): string[] {
       reply TEXT,
       owner TEXT,
       PRIMARY KEY (message_id, idx, attempt)
-    )`,
+    )${keyed}`,
   ];
 }
 
@@ -142,6 +156,7 @@ const SCHEMA_OBJECTS = [
   'mq_messages',
   'mq_messages_created',
   'mq_chunks',
+  'mq_extents',
   'mq_recipients',
   'mq_recipients_due',
   'mq_recipients_notice',
@@ -150,8 +165,24 @@ const SCHEMA_OBJECTS = [
 const MESSAGE_COLUMNS = 'id, mail_from, envelope, meta, size, sha256, chunks, created_at, body_deleted';
 const OPEN_STATES = "('pending', 'deferred', 'delivering')";
 
-export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
+export interface SqlStoreOptions {
+  /**
+   * Where bodies above `inlineMax` go instead of `mq_chunks` (the SQLite store): written once,
+   * flushed once per group commit before the transaction that names them.
+   */
+  readonly segments?: BodySegments;
+  /** Bodies up to this size stay in the database with the commit. Default 16 KiB. */
+  readonly inlineMax?: number;
+}
+
+type StagedExtent = Extent & { readonly seq: number };
+
+export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions = {}): Promise<QueueStore> {
   const postgres = driver.dialect === 'postgres';
+  const { segments } = options;
+  const inlineMax = options.inlineMax ?? 16 * 1024;
+  /** Chunks of large bodies already in a segment, by message, until the message commits. */
+  const staged = new Map<string, StagedExtent[]>();
   const skipLocked = postgres ? ' FOR UPDATE SKIP LOCKED' : '';
 
   await driver.transaction(async (tx) => {
@@ -168,7 +199,7 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
       SCHEMA_OBJECTS,
     );
     if (Number(found?.n) === SCHEMA_OBJECTS.length) return;
-    for (const statement of ddl(postgres ? 'BYTEA' : 'BLOB')) await tx.run(statement);
+    for (const statement of ddl(postgres)) await tx.run(statement);
   });
 
   /**
@@ -184,22 +215,102 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
   }
 
   /** Removes the bodies of these messages whose recipients are all final with no notice owed. */
-  async function removeBodiesIfDone(tx: SqlExecutor, messageIds: readonly string[]): Promise<void> {
-    if (messageIds.length === 0) return;
-    const done = `id IN (${placeholders(messageIds.length)}) AND body_deleted = 0 AND NOT EXISTS (
-      SELECT 1 FROM mq_recipients r WHERE r.message_id = mq_messages.id
-        AND (r.state NOT IN ('delivered', 'bounced') OR r.notice_due_at IS NOT NULL))`;
-    await tx.run(
-      `DELETE FROM mq_chunks WHERE message_id IN (SELECT id FROM mq_messages WHERE ${done})`,
-      messageIds,
-    );
-    await tx.run(`UPDATE mq_messages SET body_deleted = 1 WHERE ${done}`, messageIds);
+  async function removeBodiesIfDone(
+    tx: SqlExecutor,
+    messageIds: readonly string[],
+    settled: readonly string[] = [],
+  ): Promise<void> {
+    const done = [...settled];
+    if (messageIds.length > 0) {
+      // Which are done is asked once; the deletes then go by primary key.
+      const rows = await tx.all(
+        `SELECT id FROM mq_messages WHERE id IN (${placeholders(messageIds.length)}) AND body_deleted = 0
+          AND NOT EXISTS (SELECT 1 FROM mq_recipients r WHERE r.message_id = mq_messages.id
+            AND (r.state NOT IN ('delivered', 'bounced') OR r.notice_due_at IS NOT NULL))`,
+        messageIds,
+      );
+      for (const row of rows) done.push(String(row.id));
+    }
+    if (done.length === 0) return;
+    const list = placeholders(done.length);
+    await tx.run(`DELETE FROM mq_chunks WHERE message_id IN (${list})`, done);
+    if (segments) await tx.run(`DELETE FROM mq_extents WHERE message_id IN (${list})`, done);
+    await tx.run(`UPDATE mq_messages SET body_deleted = 1 WHERE id IN (${list})`, done);
+  }
+
+  /** Deletes segments no row names any more, and cuts unnamed bytes off the ends of the others. */
+  async function reclaimSegments(): Promise<number> {
+    if (!segments) return 0;
+    const guard = segments.guard();
+    const rows = await driver.all('SELECT segment, max(pos + len) AS end FROM mq_extents GROUP BY segment');
+    return segments.reclaim(new Map(rows.map((r) => [Number(r.segment), Number(r.end)])), guard);
+  }
+
+  /** Inserts a batch's rows in one transaction; the `mq_messages` row is the commit marker. */
+  async function commitRows(
+    batch: readonly NewMessage[],
+    external: ReadonlyMap<string, readonly StagedExtent[]>,
+  ): Promise<void> {
+    await driver.transaction(async (tx) => {
+      const chunks: SqlValue[][] = [];
+      const extents: SqlValue[][] = [];
+      const recipients: SqlValue[][] = [];
+      const messages: SqlValue[][] = [];
+      for (const message of batch) {
+        const outside = external.get(message.id);
+        if (outside) {
+          for (const e of outside) extents.push([message.id, e.seq, e.segment, e.offset, e.length]);
+        } else {
+          for (const chunk of message.inlineChunks) {
+            chunks.push([message.id, chunk.seq, chunk.data, message.createdAt]);
+          }
+        }
+        for (const r of message.recipients) {
+          recipients.push([
+            message.id,
+            r.idx,
+            r.rcpt,
+            r.nextHop,
+            'pending',
+            0,
+            message.createdAt,
+            message.createdAt,
+          ]);
+        }
+        messages.push([
+          message.id,
+          message.mailFrom,
+          message.envelope,
+          message.meta,
+          message.size,
+          message.sha256,
+          message.chunks,
+          message.createdAt,
+          0,
+        ]);
+      }
+      await insertRows(tx, 'mq_chunks', ['message_id', 'seq', 'data', 'staged_at'], chunks);
+      await insertRows(tx, 'mq_extents', ['message_id', 'seq', 'segment', 'pos', 'len'], extents);
+      await insertRows(
+        tx,
+        'mq_recipients',
+        ['message_id', 'idx', 'rcpt', 'next_hop', 'state', 'attempts', 'next_attempt_at', 'updated_at'],
+        recipients,
+      );
+      // The commit marker goes last; in one transaction the order is for readers of this code.
+      await insertRows(tx, 'mq_messages', MESSAGE_COLUMNS.split(', '), messages);
+    });
   }
 
   return {
     kind: driver.dialect,
 
     async stageChunk(messageId, seq, data, now) {
+      if (segments) {
+        const [extent] = await segments.append([data]);
+        if (extent) staged.set(messageId, [...(staged.get(messageId) ?? []), { ...extent, seq }]);
+        return;
+      }
       // Not flushed here: the commit that makes the message exist flushes everything before it.
       await driver.transaction(
         (tx) =>
@@ -214,6 +325,11 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
     },
 
     async discardStaged(messageId) {
+      const extents = staged.get(messageId);
+      if (extents) {
+        staged.delete(messageId);
+        for (const extent of extents) segments?.unpin([extent]);
+      }
       await driver.transaction(
         (tx) =>
           tx.run(
@@ -226,48 +342,37 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
 
     async commit(batch) {
       if (batch.length === 0) return;
-      await driver.transaction(async (tx) => {
-        const chunks: SqlValue[][] = [];
-        const recipients: SqlValue[][] = [];
-        const messages: SqlValue[][] = [];
-        for (const message of batch) {
+      // Large bodies: their last chunks go to a segment in one write, then every segment holding
+      // a chunk of this batch is flushed — all before the transaction that makes them exist.
+      const external = new Map<string, StagedExtent[]>();
+      let tails: Extent[] = [];
+      if (segments) {
+        const outside = batch.filter((m) => staged.has(m.id) || m.size > inlineMax);
+        const parts = outside.flatMap((m) => m.inlineChunks);
+        tails = parts.length > 0 ? await segments.append(parts.map((c) => c.data)) : [];
+        let at = 0;
+        for (const message of outside) {
+          const extents = [...(staged.get(message.id) ?? [])];
           for (const chunk of message.inlineChunks) {
-            chunks.push([message.id, chunk.seq, chunk.data, message.createdAt]);
+            const tail = tails[at++];
+            if (tail) extents.push({ ...tail, seq: chunk.seq });
           }
-          for (const r of message.recipients) {
-            recipients.push([
-              message.id,
-              r.idx,
-              r.rcpt,
-              r.nextHop,
-              'pending',
-              0,
-              message.createdAt,
-              message.createdAt,
-            ]);
-          }
-          messages.push([
-            message.id,
-            message.mailFrom,
-            message.envelope,
-            message.meta,
-            message.size,
-            message.sha256,
-            message.chunks,
-            message.createdAt,
-            0,
-          ]);
+          external.set(message.id, extents);
         }
-        await insertRows(tx, 'mq_chunks', ['message_id', 'seq', 'data', 'staged_at'], chunks);
-        await insertRows(
-          tx,
-          'mq_recipients',
-          ['message_id', 'idx', 'rcpt', 'next_hop', 'state', 'attempts', 'next_attempt_at', 'updated_at'],
-          recipients,
-        );
-        // The commit marker goes last; in one transaction the order is for readers of this code.
-        await insertRows(tx, 'mq_messages', MESSAGE_COLUMNS.split(', '), messages);
-      });
+      }
+      try {
+        if (segments && external.size > 0) {
+          await segments.sync([...external.values()].flatMap((extents) => extents.map((e) => e.segment)));
+        }
+        await commitRows(batch, external);
+      } finally {
+        segments?.unpin(tails);
+      }
+      for (const id of external.keys()) {
+        for (const extent of staged.get(id) ?? []) segments?.unpin([extent]);
+        staged.delete(id);
+      }
+      if (segments?.rolled) void reclaimSegments().catch(() => undefined);
     },
 
     async lease(query) {
@@ -419,7 +524,16 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
           ['message_id', 'idx', 'attempt', 'at', 'status', 'reply', 'owner'],
           attempts,
         );
-        await removeBodiesIfDone(tx, order);
+        // A message whose every recipient just became final needs no question to know it is done.
+        const settled = new Set<string>();
+        groups.forEach((g, i) => {
+          if (g.settlesMessage && results[i]?.length === g.updates.length) settled.add(g.messageId);
+        });
+        await removeBodiesIfDone(
+          tx,
+          order.filter((id) => !settled.has(id)),
+          [...settled],
+        );
         return results;
       });
     },
@@ -464,6 +578,19 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
     },
 
     async readChunk(messageId, seq) {
+      if (segments) {
+        const [extent] = await driver.all(
+          'SELECT segment, pos, len FROM mq_extents WHERE message_id = ? AND seq = ?',
+          [messageId, seq],
+        );
+        if (extent) {
+          return segments.read({
+            segment: Number(extent.segment),
+            offset: Number(extent.pos),
+            length: Number(extent.len),
+          });
+        }
+      }
       const [row] = await driver.all('SELECT data FROM mq_chunks WHERE message_id = ? AND seq = ?', [
         messageId,
         seq,
@@ -588,6 +715,7 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
         await tx.run('DELETE FROM mq_attempts WHERE message_id = ?', [messageId]);
         await tx.run('DELETE FROM mq_recipients WHERE message_id = ?', [messageId]);
         await tx.run('DELETE FROM mq_chunks WHERE message_id = ?', [messageId]);
+        await tx.run('DELETE FROM mq_extents WHERE message_id = ?', [messageId]);
         return (await tx.run('DELETE FROM mq_messages WHERE id = ?', [messageId])) > 0;
       });
     },
@@ -608,7 +736,7 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
     },
 
     async cleanOrphans(stagedBefore) {
-      return driver.transaction(async (tx) => {
+      const cleaned = await driver.transaction(async (tx) => {
         const chunks = await tx.run(
           `DELETE FROM mq_chunks WHERE staged_at < ?
             AND NOT EXISTS (SELECT 1 FROM mq_messages m WHERE m.id = mq_chunks.message_id)`,
@@ -618,9 +746,16 @@ export async function createSqlStore(driver: SqlDriver): Promise<QueueStore> {
             SELECT 1 FROM mq_recipients r WHERE r.message_id = m.id
               AND (r.state NOT IN ('delivered', 'bounced') OR r.notice_due_at IS NOT NULL))`;
         await tx.run(`DELETE FROM mq_chunks WHERE message_id IN (${done})`);
+        if (segments) {
+          await tx.run(`DELETE FROM mq_extents WHERE message_id IN (${done})`);
+          await tx.run(
+            'DELETE FROM mq_extents WHERE NOT EXISTS (SELECT 1 FROM mq_messages m WHERE m.id = mq_extents.message_id)',
+          );
+        }
         const bodies = await tx.run(`UPDATE mq_messages SET body_deleted = 1 WHERE id IN (${done})`);
         return { chunks, bodies };
       });
+      return { ...cleaned, segmentBytes: await reclaimSegments() };
     },
 
     close: () => driver.close(),

@@ -1,9 +1,12 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { parseAddress } from '@mailyard/smtp';
+import { type Courier, formatAddress, parseAddress } from '@mailyard/smtp';
 import { openTempDir } from '@mailyard/testkit';
 import { expect, it } from 'vitest';
 import { openQueue } from './queue.ts';
 import { openSqliteStore } from './sqlite-store.ts';
+import { createWorker } from './worker.ts';
 
 const envelope = {
   mailFrom: parseAddress('a@example.org'),
@@ -35,7 +38,11 @@ it('reports a full disk as 452 4.3.1 and stays consistent and usable', async () 
     .catch((e: unknown) => e);
   expect(error).toMatchObject({ code: 452, enhanced: '4.3.1' });
   expect((await queue.list()).map((m) => m.queueId)).toEqual([first.queueId]);
-  expect(await store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({ chunks: 0, bodies: 0 });
+  expect(await store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({
+    chunks: 0,
+    bodies: 0,
+    segmentBytes: 0,
+  });
   const after = await queue.enqueue({ envelope, message: 'after' });
   expect((await queue.list()).map((m) => m.queueId)).toEqual([first.queueId, after.queueId]);
 });
@@ -53,4 +60,35 @@ it('fails a commit that does not fit the disk with 452 4.3.1 while others in its
   expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
   expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 452 });
   expect(await queue.list()).toHaveLength(3);
+});
+
+it('keeps a large body in a segment file beside the database and deletes the file once delivered', async () => {
+  await using dir = await openTempDir();
+  const path = dir.join('q.db');
+  const large = Buffer.alloc(100 * 1024, 7);
+  const store = await openSqliteStore({ path });
+  const queue = await openQueue({ store });
+  const big = await queue.enqueue({ envelope, message: large });
+  await queue.enqueue({ envelope, message: 'small mail stays in the database' });
+  const [segment] = await readdir(`${path}-bodies`);
+  expect((await stat(join(`${path}-bodies`, segment ?? ''))).size).toBe(large.length);
+  expect(Buffer.concat(await queue.openMessage(big.queueId).toArray())).toEqual(large);
+  const courier: Courier = {
+    async deliver(request) {
+      await request.openMessage().toArray();
+      return request.envelope.rcptTo.map((r) => ({
+        rcpt: formatAddress(r.address),
+        status: 'delivered' as const,
+        reply: '250 2.0.0 Ok',
+      }));
+    },
+  };
+  await createWorker({ queue, courier }).runOnce();
+  await queue.close();
+  await store.close();
+  // The next start finds the segment named by no row and deletes it.
+  await using reopened = await openSqliteStore({ path });
+  await using again = await openQueue({ store: reopened });
+  expect((await again.counts()).delivered).toBe(2);
+  expect(await readdir(`${path}-bodies`)).toEqual([]);
 });

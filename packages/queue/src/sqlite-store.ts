@@ -3,8 +3,12 @@
 // message survives power loss; many messages share that one fsync through group commit.
 // SQLite has one writer and DatabaseSync is synchronous, so the store serialises transactions
 // here instead of leaning on busy timeouts. One process owns the file.
+// Bodies above 16 KiB live in append-only segment files in `<path>-bodies/` (see body-segments.ts):
+// through the WAL they were written twice, page by page (about 80 writes and 27 reads per 100 KB
+// message, counted with strace), and the checkpoints stalled the commits.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { type BodySegments, openBodySegments } from './body-segments.ts';
 import { storeClosedError } from './errors.ts';
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql-driver.ts';
 import { createSqlStore } from './sql-store.ts';
@@ -13,7 +17,10 @@ import type { QueueStore } from './store.ts';
 export interface SqliteStoreOptions {
   /** The database file, e.g. `<dataDir>/queue.db`. */
   readonly path: string;
-  /** Caps the database size (a quota): writes beyond it fail as "disk full" (452 4.3.1). */
+  /**
+   * Caps the queue's size on disk, database and body segments together (a quota): writes beyond
+   * it fail as "disk full" (452 4.3.1).
+   */
   readonly maxDatabaseBytes?: number;
 }
 
@@ -22,7 +29,12 @@ export interface SqliteStore extends QueueStore {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-function createSqliteDriver(options: SqliteStoreOptions): SqlDriver {
+interface SqliteDriver extends SqlDriver {
+  /** Bytes the database file takes now (pages in use and free). */
+  databaseBytes(): number;
+}
+
+function createSqliteDriver(options: SqliteStoreOptions): SqliteDriver {
   const db = new DatabaseSync(options.path);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
@@ -61,6 +73,13 @@ function createSqliteDriver(options: SqliteStoreOptions): SqlDriver {
   }
   return {
     dialect: 'sqlite',
+    databaseBytes() {
+      if (closed) return 0;
+      const row = prepare(
+        'SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()',
+      ).get();
+      return Number((row as SqlRow).n);
+    },
     all: (sql, params) => exclusive(() => executor.all(sql, params)),
     run: (sql, params) => exclusive(() => executor.run(sql, params)),
     transaction: (fn, options) =>
@@ -93,6 +112,27 @@ function createSqliteDriver(options: SqliteStoreOptions): SqlDriver {
 
 /** Opens (and creates) the SQLite queue store at `path`. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-  const store = await createSqlStore(createSqliteDriver(options));
-  return { ...store, kind: 'sqlite', [Symbol.asyncDispose]: () => store.close() };
+  const driver = createSqliteDriver(options);
+  let segments: BodySegments | undefined;
+  try {
+    const max = options.maxDatabaseBytes;
+    segments = await openBodySegments({
+      dir: `${options.path}-bodies`,
+      ...(max === undefined ? {} : { room: () => max - driver.databaseBytes() }),
+    });
+    const store = await createSqlStore(driver, { segments });
+    const bodies = segments;
+    const close = async (): Promise<void> => {
+      try {
+        await store.close();
+      } finally {
+        await bodies.close();
+      }
+    };
+    return { ...store, kind: 'sqlite', close, [Symbol.asyncDispose]: close };
+  } catch (error) {
+    await driver.close();
+    await segments?.close();
+    throw error;
+  }
 }

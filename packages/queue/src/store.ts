@@ -2,7 +2,8 @@
 // Two stores implement it (SQLite for one machine, PostgreSQL for many); the queue's policy —
 // retries, expiry, bounces, group commit — lives above it, so both behave the same.
 // A message is committed as one unit: its `mq_messages` row is the commit marker, written in the
-// same transaction as its recipients and any body chunks not already staged.
+// same transaction as its recipients and any body chunks not already staged (or, for large bodies
+// in SQLite, the extents naming their bytes in a body segment, flushed before that transaction).
 
 export type RecipientState = 'pending' | 'delivering' | 'delivered' | 'deferred' | 'bounced' | 'held';
 
@@ -103,6 +104,11 @@ export interface CompletedGroup {
   readonly owner: string;
   readonly messageId: string;
   readonly updates: readonly RecipientUpdate[];
+  /**
+   * The group holds every recipient of its message, each update is final and owes no notice:
+   * once all apply, the body can go without asking the database whether anything is left.
+   */
+  readonly settlesMessage?: boolean;
 }
 
 export interface NoticeRow {
@@ -168,7 +174,10 @@ export interface QueueStore {
   change(change: OperatorChange): Promise<StoredRecipient[]>;
   deleteMessage(messageId: string): Promise<boolean>;
   counts(): Promise<Record<RecipientState, number>>;
-  /** Removes staged chunks older than `stagedBefore` without a commit, and bodies nobody needs. */
-  cleanOrphans(stagedBefore: number): Promise<{ chunks: number; bodies: number }>;
+  /**
+   * Removes staged chunks older than `stagedBefore` without a commit, bodies nobody needs, and
+   * body-segment bytes no row names (SQLite).
+   */
+  cleanOrphans(stagedBefore: number): Promise<{ chunks: number; bodies: number; segmentBytes: number }>;
   close(): Promise<void>;
 }

@@ -59,6 +59,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const minFree = Math.max(1, Math.floor(concurrency / 4));
 
   const inflight = new Set<Promise<void>>();
+  /** Outcomes being recorded, of deliveries no longer in flight. */
+  const recordings = new Set<Promise<void>>();
   const pacedHops = new Set<string>();
   const perHop = new Map<string, number>();
   let controller = new AbortController();
@@ -91,12 +93,16 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       outcomes = batch.recipients.map((r) => ({ rcpt: r.rcpt, status: 'deferred' as const, error: failure }));
     }
-    try {
-      await queue.complete(batch, outcomes);
-    } catch (error) {
+    // The delivery is over, so its slots are free while the outcomes are recorded (group-committed
+    // with others): the next deliveries need not wait for this commit and its fsync. The
+    // recipients stay leased to us until the record commits, so nobody takes them meanwhile.
+    const { queueId } = batch;
+    const recording = queue.complete(batch, outcomes).catch((error: unknown) => {
       // The lease expires and another attempt follows: at least once, never lost.
-      logger.error({ queueId: batch.queueId, err: error }, 'worker: could not record outcomes');
-    }
+      logger.error({ queueId, err: error }, 'worker: could not record outcomes');
+    });
+    recordings.add(recording);
+    void recording.finally(() => recordings.delete(recording));
   }
 
   function dispatch(batch: LeasedBatch): void {
@@ -189,13 +195,19 @@ export function createWorker(options: WorkerOptions): Worker {
         controller.abort();
         await Promise.allSettled([...inflight]);
       }
+      await Promise.allSettled([...recordings]);
     },
     async runOnce() {
       let requests = 0;
       for (;;) {
         const { leased } = await fill();
         requests += leased;
-        if (leased === 0 && inflight.size === 0) break;
+        if (leased === 0 && inflight.size === 0) {
+          // Recording an outcome may queue more (a bounce's DSN): look again once they are in.
+          if (recordings.size === 0) break;
+          await Promise.allSettled([...recordings]);
+          continue;
+        }
         if (leased === 0 || inflight.size >= concurrency) await Promise.race([...inflight]);
       }
       await queue.processNotices();

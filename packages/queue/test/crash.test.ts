@@ -1,8 +1,12 @@
 // Crash test: a child process enqueues in a loop and is killed with SIGKILL at random moments,
 // many times, on one SQLite file. After each kill, reopening must find every message whose
-// enqueue had resolved, byte-identical, and nothing half-written.
+// enqueue had resolved, byte-identical, and nothing half-written — for small bodies kept in the
+// database and for large ones in body segments (whose unnamed bytes start-up must cut off).
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { openTempDir } from '@mailyard/testkit';
 import { expect, it } from 'vitest';
@@ -59,6 +63,8 @@ it('keeps every resolved enqueue byte-identical and nothing half-written across 
   const everTried = new Set<string>();
   const verified = new Set<string>();
   let killedWithStaged = 0;
+  let inSegments = 0;
+  let inDatabase = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const { tried, resolved } = await runChild(path, 100 + Math.floor(Math.random() * 500));
     for (const sha of tried) everTried.add(sha);
@@ -72,7 +78,8 @@ it('keeps every resolved enqueue byte-identical and nothing half-written across 
         info() {},
         error() {},
         warn(fields) {
-          if ((fields as { chunks?: number }).chunks) killedWithStaged++;
+          const cleaned = fields as { chunks?: number; segmentBytes?: number };
+          if (cleaned.chunks || cleaned.segmentBytes) killedWithStaged++;
         },
       },
     });
@@ -92,12 +99,43 @@ it('keeps every resolved enqueue byte-identical and nothing half-written across 
       expect(shown?.recipients).toHaveLength(1);
       verified.add(message.queueId);
     }
-    expect(await store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({ chunks: 0, bodies: 0 });
+    expect(await store.cleanOrphans(Number.MAX_SAFE_INTEGER)).toEqual({
+      chunks: 0,
+      bodies: 0,
+      segmentBytes: 0,
+    });
+    // Every segment left is exactly the bytes committed rows name: no unnamed tail, no dead file.
+    const db = new DatabaseSync(path, { readOnly: true });
+    const ends = new Map(
+      (
+        db.prepare('SELECT segment, max(pos + len) AS end FROM mq_extents GROUP BY segment').all() as {
+          segment: number;
+          end: number;
+        }[]
+      ).map((r) => [Number(r.segment), Number(r.end)]),
+    );
+    inSegments = Number(
+      (db.prepare('SELECT count(DISTINCT message_id) AS n FROM mq_extents').get() as { n: number }).n,
+    );
+    inDatabase = Number(
+      (db.prepare('SELECT count(DISTINCT message_id) AS n FROM mq_chunks').get() as { n: number }).n,
+    );
+    db.close();
+    const files = await readdir(`${path}-bodies`);
+    for (const file of files) {
+      const segment = Number.parseInt(file, 10);
+      expect(ends.has(segment), `segment ${file} is named by no row`).toBe(true);
+      expect((await stat(join(`${path}-bodies`, file))).size).toBe(ends.get(segment));
+    }
     await queue.close();
   }
+  // Both places a body can live were crashed into, not just one.
+  expect(inSegments).toBeGreaterThan(ROUNDS);
+  expect(inDatabase).toBeGreaterThan(0);
   expect(everResolved.size).toBeGreaterThan(ROUNDS);
   // Not an assertion of luck: reported so a reader sees the cut-off-while-staging path was hit.
   console.info(
-    `crash test: ${everResolved.size} resolved enqueues, ${killedWithStaged} kills left staged chunks`,
+    `crash test: ${everResolved.size} resolved enqueues (${inSegments} bodies in segments, ${inDatabase} in ` +
+      `the database), ${killedWithStaged} kills left orphaned body bytes`,
   );
 });
