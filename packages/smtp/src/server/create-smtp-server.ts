@@ -17,17 +17,17 @@ import {
   type SMTPServerSession,
 } from 'smtp-server';
 import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { type Address, formatAddress } from '../address.ts';
+import type { Address } from '../address.ts';
 import type { Envelope, MailParams, Recipient } from '../envelope.ts';
 import { SmtpError } from '../smtp-error.ts';
 import type { ConnectionInfo, SmtpBackend, SmtpSession } from './backend.ts';
 import { createConnectionLimits } from './connection-limits.ts';
-import { createDataGuard } from './data-guard.ts';
+import { tooBig } from './data-guard.ts';
 import { commandText, parseMailCommand, parseRcptCommand } from './esmtp-command.ts';
 import { assertPatchable } from './greeting-delay.ts';
 import { type ConnectionHooks, HardenedConnection } from './hardened-connection.ts';
-import { receiveMessage } from './receive-message.ts';
-import { buildReceivedHeader } from './received-header.ts';
+import { type MessageOutcome, MessageStream } from './message-stream.ts';
+import { receivedHeaderEnd, receivedHeaderStart } from './received-header.ts';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type ListenerTls,
@@ -82,9 +82,10 @@ interface ConnectionContext {
   readonly info: LiveInfo;
   session: SmtpSession | null;
   closed: boolean;
-  lastCommand: Buffer | null;
   transaction: Transaction | null;
   inData: boolean;
+  /** receivedHeaderStart for this connection, without and with SMTPUTF8; null when stale. */
+  receivedStart: [string | null, string | null];
 }
 
 interface ResolvedListener {
@@ -98,6 +99,18 @@ interface ResolvedListener {
 }
 
 const NOOP_LOGGER = { info() {}, warn() {}, error() {} };
+/**
+ * Where a connection's context hangs on smtp-server's session object, which every handler gets
+ * (smtp-server keeps that object for the whole connection and lets applications extend it).
+ */
+const CONTEXT = Symbol('mailyard.connection');
+type ContextualSession = SMTPServerSession & { [CONTEXT]?: ConnectionContext };
+const NO_TRANSACTION: MessageOutcome = { ok: false, error: new SmtpError(503, '5.5.1', 'Need RCPT command') };
+
+/** A backend answer that may be a promise (the contract) or, from a plain JS backend, a value. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
 
 /** smtp-server takes errors with responseCode; the enhanced code travels in front of the text. */
 function wireError(error: SmtpError): SMTPServerError {
@@ -168,19 +181,23 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
   const bareLineEndings = options.bareLineEndings ?? 'reject';
   const dsn = backend.dsn === true;
   const connectionLimits = createConnectionLimits(limits);
-  const contexts = new WeakMap<SMTPServerSession, ConnectionContext>();
   const open = new Set<ConnectionContext>();
   let closing = false;
   let addresses: ListeningAddress[] = [];
   let closed: Promise<void> | null = null;
 
   function contextOf(session: SMTPServerSession): ConnectionContext {
-    const context = contexts.get(session);
+    const context = (session as ContextualSession)[CONTEXT];
     if (!context) throw new Error('smtp session without a Mailyard connection context');
     return context;
   }
 
   function fail(context: ConnectionContext | null, error: unknown, stage: string): SMTPServerError {
+    return wireError(failure(context, error, stage));
+  }
+
+  /** The SmtpError to reply with; the reason behind it (an unknown error, a cause) is logged. */
+  function failure(context: ConnectionContext | null, error: unknown, stage: string): SmtpError {
     const smtpError = SmtpError.from(error);
     // The peer sees only the reply; the reason (an unknown error, or an SmtpError's cause) is logged.
     const cause = error instanceof SmtpError ? error.cause : error;
@@ -197,7 +214,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
         'smtp transaction failed',
       );
     }
-    return wireError(smtpError);
+    return smtpError;
   }
 
   function envelopeOf(transaction: Transaction): Envelope {
@@ -215,6 +232,8 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
       sessionTimeoutMs: limits.sessionTimeoutMs,
       maxUnrecognizedCommands: limits.maxUnrecognizedCommands,
       limits: connectionLimits,
+      dataGuard: { maxSize: maxMessageSize, bareLineEndings },
+      supportedCommands: new Map(),
       isClosing: () => closing,
       authOffered: (connection) =>
         backend.auth !== undefined && (connection.secure || listener.allowPlaintextAuth),
@@ -241,23 +260,101 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
           },
           session: null,
           closed: false,
-          lastCommand: null,
           transaction: null,
           inData: false,
+          receivedStart: [null, null],
         };
-        contexts.set(connection.session, context);
+        (connection.session as ContextualSession)[CONTEXT] = context;
         open.add(context);
       },
       greeted(connection) {
         const context = contextOf(connection.session);
         context.info.helo = connection.hostNameAppearsAs || null;
         context.info.esmtp = connection.hostNameAppearsAs !== false && connection.openingCommand === 'EHLO';
+        context.receivedStart = [null, null];
       },
-      command(connection, _verb, line) {
-        contextOf(connection.session).lastCommand = line;
+      mail(connection, line, callback) {
+        const context = contextOf(connection.session);
+        let from: Address | null;
+        let params: MailParams;
+        try {
+          ({ from, params } = parseMailCommand(commandText(line), { dsn }));
+          // RFC 1870 §6.1: a declared size over the limit is refused before any data.
+          if (params.size !== undefined && params.size > maxMessageSize) throw tooBig(maxMessageSize);
+        } catch (error) {
+          connection.replyError(failure(context, error, 'mail'));
+          callback();
+          return;
+        }
+        const accepted = () => {
+          context.transaction = { mailFrom: from, params, rcptTo: [], rcptIndex: new Map() };
+          connection.acceptMail(
+            from === null ? '' : `${from.localPart}@${from.domain}`,
+            params.smtputf8 ?? false,
+            params.body,
+          );
+          callback();
+        };
+        const refused = (error: unknown) => {
+          connection.replyError(failure(context, error, 'mail'));
+          callback();
+        };
+        try {
+          const answer = sessionOf(context).mail(from, params);
+          if (isThenable(answer)) answer.then(accepted, refused);
+          else accepted();
+        } catch (error) {
+          refused(error);
+        }
+      },
+      rcpt(connection, line, callback) {
+        const context = contextOf(connection.session);
+        const transaction = context.transaction;
+        let recipient: Recipient;
+        let key: string;
+        try {
+          if (!transaction) throw new SmtpError(503, '5.5.1', 'Need MAIL command');
+          recipient = parseRcptCommand(commandText(line), {
+            dsn,
+            smtputf8: transaction.params.smtputf8 ?? false,
+            postmasterDomain: options.hostname,
+          });
+          // One key per mailbox, compared without case (as smtp-server did): local part and domain
+          // joined at the `@` that the domain cannot contain.
+          key = `${recipient.address.localPart}@${recipient.address.domain}`.toLowerCase();
+          // RFC 5321 §4.5.3.1.8; a repeated recipient replaces the earlier one and takes no slot.
+          if (transaction.rcptTo.length >= limits.maxRecipients && !transaction.rcptIndex.has(key)) {
+            throw new SmtpError(452, '4.5.3', 'Error: too many recipients');
+          }
+        } catch (error) {
+          connection.replyError(failure(context, error, 'rcpt'));
+          callback();
+          return;
+        }
+        const accepted = () => {
+          let index = transaction.rcptIndex.get(key);
+          if (index !== undefined) transaction.rcptTo[index] = recipient;
+          else {
+            index = transaction.rcptTo.push(recipient) - 1;
+            transaction.rcptIndex.set(key, index);
+          }
+          connection.acceptRcpt(key, index);
+          callback();
+        };
+        const refused = (error: unknown) => {
+          connection.replyError(failure(context, error, 'rcpt'));
+          callback();
+        };
+        try {
+          const answer = sessionOf(context).rcpt(recipient, envelopeOf(transaction));
+          if (isThenable(answer)) answer.then(accepted, refused);
+          else accepted();
+        } catch (error) {
+          refused(error);
+        }
       },
       reset(connection) {
-        const context = contexts.get(connection.session);
+        const context = (connection.session as ContextualSession)[CONTEXT];
         if (!context?.transaction) return;
         context.transaction = null;
         try {
@@ -267,7 +364,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
         }
       },
       closed(connection) {
-        const context = contexts.get(connection.session);
+        const context = (connection.session as ContextualSession)[CONTEXT];
         if (!context || context.closed) return;
         context.closed = true;
         open.delete(context);
@@ -280,25 +377,25 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
     };
   }
 
-  const handlers: Pick<
-    SMTPServerOptions,
-    'onConnect' | 'onSecure' | 'onAuth' | 'onMailFrom' | 'onRcptTo' | 'onData'
-  > = {
+  const handlers: Pick<SMTPServerOptions, 'onConnect' | 'onSecure' | 'onAuth' | 'onData'> = {
     onConnect(session, callback) {
       const context = contextOf(session);
-      Promise.resolve()
-        .then(() => backend.connect(context.info))
-        .then(
-          (backendSession) => {
-            context.session = backendSession;
-            if (context.closed) {
-              backendSession.close?.();
-              return;
-            }
-            callback();
-          },
-          (error: unknown) => callback(fail(context, error, 'connect')),
-        );
+      const connected = (backendSession: SmtpSession) => {
+        context.session = backendSession;
+        if (context.closed) {
+          backendSession.close?.();
+          return;
+        }
+        callback();
+      };
+      const refused = (error: unknown) => callback(fail(context, error, 'connect'));
+      try {
+        const answer = backend.connect(context.info);
+        if (isThenable(answer)) answer.then(connected, refused);
+        else connected(answer);
+      } catch (error) {
+        refused(error);
+      }
     },
     onSecure(socket, session, callback) {
       const context = contextOf(session);
@@ -309,6 +406,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
       context.info.helo = null;
       context.info.esmtp = false;
       context.info.user = null;
+      context.receivedStart = [null, null];
       callback();
     },
     onAuth(auth: SMTPServerAuthentication, session, callback) {
@@ -334,52 +432,20 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
             return;
           }
           context.info.user = user;
+          context.receivedStart = [null, null];
           callback(null, { user });
         },
         (error: unknown) => callback(fail(context, error, 'auth')),
-      );
-    },
-    onMailFrom(_address, session, callback) {
-      const context = contextOf(session);
-      (async () => {
-        const line = commandText(context.lastCommand ?? '');
-        const { from, params } = parseMailCommand(line, { dsn });
-        await sessionOf(context).mail(from, params);
-        context.transaction = { mailFrom: from, params, rcptTo: [], rcptIndex: new Map() };
-      })().then(
-        () => callback(),
-        (error: unknown) => callback(fail(context, error, 'mail')),
-      );
-    },
-    onRcptTo(_address, session, callback) {
-      const context = contextOf(session);
-      (async () => {
-        const transaction = context.transaction;
-        if (!transaction) throw new SmtpError(503, '5.5.1', 'Need MAIL command');
-        const line = commandText(context.lastCommand ?? '');
-        const recipient = parseRcptCommand(line, {
-          dsn,
-          smtputf8: transaction.params.smtputf8 ?? false,
-          postmasterDomain: options.hostname,
-        });
-        await sessionOf(context).rcpt(recipient, envelopeOf(transaction));
-        // A repeated recipient replaces the earlier one, as smtp-server's own list does.
-        const key = formatAddress(recipient.address).toLowerCase();
-        const index = transaction.rcptIndex.get(key);
-        if (index !== undefined) transaction.rcptTo[index] = recipient;
-        else transaction.rcptIndex.set(key, transaction.rcptTo.push(recipient) - 1);
-      })().then(
-        () => callback(),
-        (error: unknown) => callback(fail(context, error, 'rcpt')),
       );
     },
     onData(stream: SMTPServerDataStream, session, callback) {
       const context = contextOf(session);
       const transaction = context.transaction;
       context.inData = true;
-      const finish = (error: SMTPServerError | null, reply?: string) => {
+      const finish = (outcome: MessageOutcome) => {
         context.inData = false;
-        callback(error, reply);
+        if (outcome.ok) callback(null, outcome.reply ?? 'OK: message accepted');
+        else callback(fail(context, outcome.error, 'data'));
         if (closing) {
           // The transaction in flight is done: now this connection goes too (RFC 5321 §3.8).
           setImmediate(() => {
@@ -387,38 +453,37 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
           });
         }
       };
+      // HardenedConnection's parser hands out MessageStreams only (its startDataMode).
+      if (!(stream instanceof MessageStream)) throw new Error('DATA stream is not a MessageStream');
       if (!transaction || !context.session) {
-        stream.resume();
-        stream.once('end', () => finish(wireError(new SmtpError(503, '5.5.1', 'Need RCPT command'))));
+        stream.discard(NO_TRANSACTION, finish);
         return;
       }
       const envelope = envelopeOf(transaction);
-      const header = buildReceivedHeader({
-        helo: context.info.helo,
-        esmtp: context.info.esmtp,
-        remoteAddress: context.info.remoteAddress,
-        hostname: options.hostname,
-        secure: context.info.secure,
-        tls: context.info.tls,
-        authenticated: context.info.user !== null,
-        smtputf8: transaction.params.smtputf8 ?? false,
-        id: `${context.info.sessionId}.${session.transaction}`,
-        rcptTo: envelope.rcptTo.map((r) => r.address),
-        date: now(),
-      });
-      const backendSession = context.session;
-      receiveMessage({
-        source: stream,
-        guard: createDataGuard({ maxSize: maxMessageSize, bareLineEndings }),
-        header,
-        deliver: (message) => backendSession.data(message, envelope),
-      }).then(
-        (outcome) => {
-          if (outcome.ok) finish(null, outcome.reply ?? 'OK: message accepted');
-          else finish(fail(context, outcome.error, 'data'));
-        },
-        (error: unknown) => finish(fail(context, error, 'data')),
-      );
+      const smtputf8 = transaction.params.smtputf8 ?? false;
+      const slot = smtputf8 ? 1 : 0;
+      let start = context.receivedStart[slot];
+      if (start === null) {
+        start = receivedHeaderStart({
+          helo: context.info.helo,
+          esmtp: context.info.esmtp,
+          remoteAddress: context.info.remoteAddress,
+          hostname: options.hostname,
+          secure: context.info.secure,
+          tls: context.info.tls,
+          authenticated: context.info.user !== null,
+          smtputf8,
+        });
+        context.receivedStart[slot] = start;
+      }
+      const header =
+        start +
+        receivedHeaderEnd({
+          id: `${context.info.sessionId}.${session.transaction}`,
+          rcptTo: envelope.rcptTo.map((r) => r.address),
+          date: now(),
+        });
+      stream.deliver(header, context.session, envelope, finish);
     },
   };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDataGuard, type DataGuardOptions } from './data-guard.ts';
+import { createDataGuard, type DataGuardOptions, hasBareLineEnding } from './data-guard.ts';
 
 function run(chunks: string[], options: Partial<DataGuardOptions> = {}) {
   const guard = createDataGuard({ maxSize: 0, bareLineEndings: 'reject', ...options });
@@ -52,5 +52,53 @@ describe('createDataGuard', () => {
     expect(guard.violation?.code).toBe(552);
     expect(guard.violation?.enhanced).toBe('5.3.4');
     expect(guard.received).toBe(17);
+  });
+});
+
+describe('hasBareLineEnding', () => {
+  /** The definition, one byte at a time: what the fast scan must agree with. */
+  function reference(chunks: string[]): boolean {
+    const text = chunks.join('');
+    // A CR at the very end is decided by what follows: here, nothing, and run() calls end().
+    return /\r(?!\n)|(?<!\r)\n/.test(text.endsWith('\r') ? text.slice(0, -1) : text);
+  }
+
+  function scan(chunks: string[]): boolean {
+    let previousWasCr = false;
+    for (const chunk of chunks) {
+      const bytes = Buffer.from(chunk, 'latin1');
+      if (hasBareLineEnding(bytes, previousWasCr)) return true;
+      if (bytes.length > 0) previousWasCr = bytes[bytes.length - 1] === 0x0d;
+    }
+    return false;
+  }
+
+  it('agrees with the byte-by-byte definition on generated chunk sequences', () => {
+    // A fixed-seed generator: the same 5000 cases every run.
+    let seed = 42;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const alphabet = ['a', 'a', 'a', '\r\n', '\r\n', '\r', '\n', '.'];
+    let bare = 0;
+    for (let n = 0; n < 5000; n++) {
+      let text = '';
+      const length = Math.floor(next() * 12);
+      for (let i = 0; i < length; i++) text += alphabet[Math.floor(next() * alphabet.length)];
+      const chunks: string[] = [];
+      let rest = text;
+      while (rest.length > 0) {
+        const cut = 1 + Math.floor(next() * rest.length);
+        chunks.push(rest.slice(0, cut));
+        rest = rest.slice(cut);
+      }
+      const expected = reference(chunks);
+      if (expected) bare++;
+      expect(scan(chunks), JSON.stringify(chunks)).toBe(expected);
+    }
+    // Both outcomes were exercised.
+    expect(bare).toBeGreaterThan(500);
+    expect(bare).toBeLessThan(4500);
   });
 });

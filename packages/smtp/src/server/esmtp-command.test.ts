@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parsePath } from '../address.ts';
 import { SmtpError } from '../smtp-error.ts';
 import { commandText, parseMailCommand, parseRcptCommand } from './esmtp-command.ts';
 
@@ -97,5 +98,56 @@ describe('parseRcptCommand', () => {
 describe('commandText', () => {
   it('refuses invalid UTF-8 with 501 5.6.7', () => {
     expect(codeOf(() => commandText(Buffer.from([0x4d, 0xff, 0xfe])))).toBe('501 5.6.7');
+  });
+});
+
+describe('the parser of the server', () => {
+  it.each([
+    '<a@b.example>',
+    '<Some.Body+tag@Mail.Example.COM>',
+    "<!#$%&'*+-/=?^_`{|}~@x.example>",
+    '<a@xn--bcher-kva.example>',
+    '<a@b>',
+    '<"quoted local"@b.example>',
+    '<@relay.example:a@b.example>',
+    '<a@[192.0.2.1]>',
+    '<a@München.example>',
+  ])('reads %s exactly as parsePath does', (path) => {
+    expect(parseMailCommand(`MAIL FROM:${path}`, { dsn: false }).from).toEqual(parsePath(path));
+    expect(parseRcptCommand(`RCPT TO:${path}`, { dsn: false }).address).toEqual(parsePath(path));
+  });
+
+  it.each([
+    ['a label of 64 characters', `<a@${'l'.repeat(64)}.example>`],
+    ['a local part of 65 characters', `<${'l'.repeat(65)}@b.example>`],
+    ['a domain ending in a dot', '<a@b.example.>'],
+    ['a label ending in a hyphen', '<a@b-.example>'],
+  ])('refuses %s with 501 5.1.7 after MAIL and 501 5.1.3 after RCPT', (_name, path) => {
+    expect(codeOf(() => parseMailCommand(`MAIL FROM:${path}`, { dsn: false }))).toBe('501 5.1.7');
+    expect(codeOf(() => parseRcptCommand(`RCPT TO:${path}`, { dsn: false }))).toBe('501 5.1.3');
+  });
+
+  it('refuses a mailbox over 253 octets, as smtp-server did', () => {
+    const domain = `${'d'.repeat(63)}.${'d'.repeat(63)}.${'d'.repeat(63)}`;
+    const longest = `${'l'.repeat(61)}@${domain}`;
+    expect(longest.length).toBe(253);
+    expect(parseRcptCommand(`RCPT TO:<${longest}>`, { dsn: false }).address.domain).toBe(domain);
+    expect(codeOf(() => parseRcptCommand(`RCPT TO:<l${longest}>`, { dsn: false }))).toBe('501 5.1.3');
+  });
+
+  it.each([
+    ['a zero-width space', 'a\u200bb'],
+    ['a C1 control', 'a\u0085b'],
+    ['a line separator', 'a\u2028b'],
+  ])('refuses %s in a UTF-8 local part', (_name, local) => {
+    expect(codeOf(() => parseMailCommand(`MAIL FROM:<${local}@b.example> SMTPUTF8`, { dsn: false }))).toMatch(
+      /^501 /,
+    );
+  });
+
+  it('answers a path without angle brackets, or junk after it, with the address status', () => {
+    expect(codeOf(() => parseMailCommand('MAIL FROM:a@b.example', { dsn: false }))).toBe('501 5.1.7');
+    expect(codeOf(() => parseRcptCommand('RCPT TO:<a@b.example>x', { dsn: false }))).toBe('501 5.1.3');
+    expect(codeOf(() => parseMailCommand('MAIL TO:<a@b.example>', { dsn: false }))).toBe('501 5.1.7');
   });
 });

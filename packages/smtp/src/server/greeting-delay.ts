@@ -5,11 +5,14 @@
 // a subclass used only by our own SMTPServer instances (other instances in the process keep the
 // stock behaviour), so the pause becomes the `greetingDelayMs` option. Because the replacement
 // re-implements library code, it is pinned: the guard below compares the source of the methods
-// we replace with what we reviewed, and refuses to start if smtp-server changed them.
+// we replace with what we reviewed, and refuses to start if smtp-server changed them. The same
+// guard covers SMTPConnection._createParser and SMTPStream.startDataMode, which
+// hardened-connection.ts re-implements to hand out its own data stream.
 
 import { createRequire } from 'node:module';
 import { SMTPServer } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
 /** smtp-server's code we replace, whitespace and comments squashed (smtp-server 3.21.6). */
 export const PINNED_SOURCES: Readonly<Record<string, string>> = {
@@ -17,6 +20,10 @@ export const PINNED_SOURCES: Readonly<Record<string, string>> = {
     "init() { this._setListeners(() => { if (this._server.options.maxClients && this._server.connections.size > this._server.options.maxClients) { return this.send(421, this.name + ' Too many connected clients, try again in a moment', false); } let readyTimer = setTimeout(() => this.connectionReady(), 100); readyTimer.unref(); }); }",
   'SMTPServer.prototype.connect':
     "connect(socket, socketOptions) { let connection = new SMTPConnection(this, socket, socketOptions); this.connections.add(connection); connection.on('error', err => this._onError(err)); connection.on('connect', data => this._onClientConnect(data)); connection.init(); }",
+  'SMTPConnection.prototype._createParser':
+    "_createParser() { let parser = new SMTPStream({ maxCommandLength: this._server.options.maxCommandLength }); parser.oncommand = (command, callback) => this._onCommand(command, callback); parser.on('error', err => { this.send(421, 'Error: ' + err.message); }); return parser; }",
+  'SMTPStream.prototype.startDataMode':
+    'startDataMode(maxBytes) { this._dataMode = true; this._maxBytes = (maxBytes && Number(maxBytes)) || Infinity; this.dataBytes = 0; this._atDataStart = true; let dataStream = new PassThrough(); dataStream.byteLength = 0; dataStream.sizeExceeded = false; this._dataStream = dataStream; return dataStream; }',
 };
 
 /** Internals of SMTPConnection our subclass calls or overrides; each must still be a function. */
@@ -30,11 +37,11 @@ const REQUIRED_CONNECTION_METHODS = [
   '_createParser',
   '_resetSession',
   '_isSupported',
+  'emitConnection',
   'handler_EHLO',
   'handler_HELO',
   'handler_AUTH',
-  'handler_MAIL',
-  'handler_RCPT',
+  'handler_DATA',
 ];
 
 function squash(source: string): string {
@@ -54,6 +61,8 @@ export class IncompatibleSmtpServerError extends Error {
 export interface PatchTargets {
   readonly connectionPrototype: object;
   readonly serverPrototype: object;
+  /** SMTPStream.prototype; default: the installed one. */
+  readonly streamPrototype?: object;
   readonly version?: string;
 }
 
@@ -70,13 +79,18 @@ export function assertPatchable(targets: PatchTargets = installedSmtpServer()): 
   const found: Record<string, unknown> = {
     'SMTPConnection.prototype.init': method(targets.connectionPrototype, 'init'),
     'SMTPServer.prototype.connect': method(targets.serverPrototype, 'connect'),
+    'SMTPConnection.prototype._createParser': method(targets.connectionPrototype, '_createParser'),
+    'SMTPStream.prototype.startDataMode': method(
+      targets.streamPrototype ?? SMTPStream.prototype,
+      'startDataMode',
+    ),
   };
   const version = targets.version ?? 'unknown';
   for (const [name, expected] of Object.entries(PINNED_SOURCES)) {
     const fn = found[name];
     if (typeof fn !== 'function' || squash(fn.toString()) !== expected) {
       throw new IncompatibleSmtpServerError(
-        `smtp-server ${version}: ${name} is not the code @mailyard/smtp's greeting-delay override was pinned to ` +
+        `smtp-server ${version}: ${name} is not the code @mailyard/smtp's overrides (greeting delay, data stream) were pinned to ` +
           '(smtp-server 3.21.6). Review the new code and update src/server/greeting-delay.ts.',
       );
     }
@@ -96,6 +110,7 @@ export function installedSmtpServer(): PatchTargets {
   return {
     connectionPrototype: SMTPConnection.prototype,
     serverPrototype: SMTPServer.prototype,
+    streamPrototype: SMTPStream.prototype,
     version,
   };
 }

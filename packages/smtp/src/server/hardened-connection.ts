@@ -3,15 +3,21 @@
 // session deadline, a configurable cap on unrecognised commands (RFC 5321 §4.3.2: 500, then
 // 421 and close), strict base64 in AUTH (RFC 4954 §4: 501 5.5.2), AUTH hidden until TLS
 // (RFC 3207 §4, RFC 4954 §4: 530 5.7.0), graceful shutdown, and replies that keep the RFC 3463
-// enhanced code the backend chose (RFC 2034). Only servers built by createSmtpServer use it.
+// enhanced code the backend chose (RFC 2034). MAIL and RCPT (RFC 5321 §4.1.1.2-3) are parsed
+// once, by esmtp-command.ts, instead of by smtp-server and then again by us; DATA flows through
+// one MessageStream (message-stream.ts) in place of smtp-server's PassThrough. Only servers
+// built by createSmtpServer use it.
 
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { SMTPServer } from 'smtp-server';
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream, type SMTPStreamOptions } from 'smtp-server/lib/smtp-stream.js';
 import { SmtpError } from '../smtp-error.ts';
 import type { Admission, ConnectionLimits } from './connection-limits.ts';
+import type { DataGuardOptions } from './data-guard.ts';
 import { scheduleGreeting } from './greeting-delay.ts';
+import { MessageStream } from './message-stream.ts';
 
 /** What a connection asks of the server that owns it. */
 export interface ConnectionHooks {
@@ -19,6 +25,10 @@ export interface ConnectionHooks {
   readonly sessionTimeoutMs: number;
   readonly maxUnrecognizedCommands: number;
   readonly limits: ConnectionLimits;
+  /** SIZE limit and bare line-end policy for each message. */
+  readonly dataGuard: DataGuardOptions;
+  /** HardenedConnection's memory of smtp-server's _isSupported answers, one per listener. */
+  readonly supportedCommands: Map<string, boolean>;
   /** The server is shutting down: finish open transactions, refuse the rest. */
   isClosing(): boolean;
   /** AUTH can be offered on this connection now (backend verifies; TLS or plaintext allowed). */
@@ -27,8 +37,13 @@ export interface ConnectionHooks {
   created(connection: HardenedConnection): void;
   /** HELO/EHLO answered (successfully or not). */
   greeted(connection: HardenedConnection): void;
-  /** The raw MAIL/RCPT line, just before smtp-server's own handling. */
-  command(connection: HardenedConnection, verb: 'MAIL' | 'RCPT', line: Buffer): void;
+  /**
+   * MAIL FROM, the raw line: parse it, ask the backend, reply, then `callback`. On success it
+   * calls `connection.acceptMail`.
+   */
+  mail(connection: HardenedConnection, line: Buffer, callback: () => void): void;
+  /** RCPT TO, the raw line, sent inside a transaction; on success `connection.acceptRcpt`. */
+  rcpt(connection: HardenedConnection, line: Buffer, callback: () => void): void;
   /** smtp-server reset the transaction state (RSET, HELO/EHLO, STARTTLS, end of DATA). */
   reset(connection: HardenedConnection): void;
   closed(connection: HardenedConnection): void;
@@ -38,9 +53,72 @@ export interface ConnectionHooks {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 /** A reply text that already carries an enhanced status code. */
 const ENHANCED_PREFIX = /^([245])\.\d{1,3}\.\d{1,3} /;
+const SPACE = 0x20;
+const DOT = 0x2e;
+const MAX_CACHED_NAMES = 64;
+/** Case-folds four ASCII bytes into one number (bit 5 off: a-z onto A-Z, letters only). */
+function verbKey(a: number, b: number, c: number, d: number): number {
+  return (((a & 0xdf) << 24) | ((b & 0xdf) << 16) | ((c & 0xdf) << 8) | (d & 0xdf)) >>> 0;
+}
+/** The four-letter verbs, found without allocating: every command goes through verbOf. */
+const VERBS = new Map<number, string>(
+  [
+    'HELO',
+    'EHLO',
+    'LHLO',
+    'MAIL',
+    'RCPT',
+    'DATA',
+    'RSET',
+    'NOOP',
+    'QUIT',
+    'VRFY',
+    'HELP',
+    'AUTH',
+    'EXPN',
+  ].map((verb) => [
+    verbKey(verb.charCodeAt(0), verb.charCodeAt(1), verb.charCodeAt(2), verb.charCodeAt(3)),
+    verb,
+  ]),
+);
+
+/** smtp-server's command parser, whose DATA stream is a MessageStream. */
+class MessageParser extends SMTPStream {
+  readonly connection: HardenedConnection;
+
+  constructor(options: SMTPStreamOptions, connection: HardenedConnection) {
+    super(options);
+    this.connection = connection;
+  }
+
+  /**
+   * SMTPStream.prototype.startDataMode (pinned in greeting-delay.ts), with a MessageStream where
+   * it creates a PassThrough: the message is checked and headed on its one way through.
+   */
+  override startDataMode(maxBytes?: number | string | null): MessageStream {
+    this._dataMode = true;
+    this._maxBytes = (maxBytes && Number(maxBytes)) || Number.POSITIVE_INFINITY;
+    this.dataBytes = 0;
+    this._atDataStart = true;
+    const stream = new MessageStream(this.connection.hooks.dataGuard);
+    this._dataStream = stream;
+    return stream;
+  }
+}
 
 function replyText(error: SmtpError): string {
   return `${error.enhanced} ${error.message}`;
+}
+
+/** The command verb, upper-cased, as smtp-server finds it (the text before the first space). */
+function verbOf(command: Buffer): string {
+  if (command.length === 4 || (command.length > 4 && command[4] === SPACE)) {
+    // verbKey folds case for letters only, and every entry of VERBS is letters.
+    const verb = VERBS.get(verbKey(command[0] ?? 0, command[1] ?? 0, command[2] ?? 0, command[3] ?? 0));
+    if (verb !== undefined) return verb;
+  }
+  const space = command.indexOf(SPACE);
+  return command.toString('latin1', 0, space < 0 ? command.length : space).toUpperCase();
 }
 
 export class HardenedConnection extends SMTPConnection {
@@ -106,7 +184,8 @@ export class HardenedConnection extends SMTPConnection {
    * smtp-server would otherwise put its own guess from the reply code in front.
    */
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
-    const match = typeof data === 'string' ? ENHANCED_PREFIX.exec(data) : null;
+    // `x.y.z `: the second character is a dot; most texts fail that test before the regex.
+    const match = typeof data === 'string' && data.charCodeAt(1) === DOT ? ENHANCED_PREFIX.exec(data) : null;
     if (match && match[1] === String(code)[0]) {
       super.send(code, data, false);
       return;
@@ -114,10 +193,14 @@ export class HardenedConnection extends SMTPConnection {
     super.send(code, data, context);
   }
 
-  /** An over-long line breaks smtp-server's parser for good: say 500 (RFC 5321 §4.5.3.1.10), then 421. */
+  /**
+   * SMTPConnection.prototype._createParser (pinned in greeting-delay.ts) with two changes: the
+   * parser hands out MessageStreams for DATA, and an over-long line, which breaks smtp-server's
+   * parser for good, gets 500 (RFC 5321 §4.5.3.1.10) before the 421.
+   */
   override _createParser(): ReturnType<SMTPConnection['_createParser']> {
-    const parser = super._createParser();
-    parser.removeAllListeners('error');
+    const parser = new MessageParser({ maxCommandLength: this._server.options.maxCommandLength }, this);
+    parser.oncommand = (command, callback) => this._onCommand(command, callback);
     parser.on('error', (error: Error) => {
       if (/too long/i.test(error.message)) this.send(500, '5.5.2 Line too long');
       this.send(421, '4.4.2 Closing connection after a protocol error');
@@ -125,9 +208,17 @@ export class HardenedConnection extends SMTPConnection {
     return parser;
   }
 
+  /** Sends a reply that carries its own enhanced code (smtp-server adds none). */
+  reply(code: number, text: string): void {
+    super.send(code, text, false);
+  }
+
+  /** Sends an SmtpError as the reply. */
+  replyError(error: SmtpError): void {
+    super.send(error.code, replyText(error), false);
+  }
+
   override _onCommand(command: Buffer, callback?: () => void): void {
-    const next = callback ?? (() => undefined);
-    const later = () => setImmediate(() => this._whenWritable(next));
     if (this._upgrading) {
       super._onCommand(command, callback);
       return;
@@ -143,18 +234,19 @@ export class HardenedConnection extends SMTPConnection {
       if (line !== '*' && (line === '' || !BASE64.test(line))) {
         this._nextHandler = false;
         this.send(501, '5.5.2 Invalid base64 data');
-        later();
+        const next = callback ?? (() => undefined);
+        setImmediate(() => this._whenWritable(next));
         return;
       }
       super._onCommand(command, callback);
       return;
     }
-    const name = command.toString('latin1').split(' ')[0]?.toUpperCase() ?? '';
+    const name = verbOf(command);
     if (this.hooks.isClosing() && !this.mayFinish(name)) {
       this.send(421, '4.3.2 Server shutting down, try again later');
       return;
     }
-    if (!this._isSupported(name)) {
+    if (!this.supported(name)) {
       this.unrecognized++;
       if (this.unrecognized >= this.hooks.maxUnrecognizedCommands) {
         this.send(421, '4.7.0 Too many unrecognized commands, closing connection');
@@ -164,6 +256,22 @@ export class HardenedConnection extends SMTPConnection {
       this._unrecognizedCommands = 0;
     }
     super._onCommand(command, callback);
+  }
+
+  /**
+   * smtp-server's _isSupported, remembered per server: outside handler_EHLO (which changes
+   * session.disabledCommands for the length of its reply) the answer depends only on the
+   * server's options and the handlers of this class. At most MAX_CACHED_NAMES names are kept,
+   * so a client sending garbage verbs cannot grow the cache.
+   */
+  private supported(name: string): boolean {
+    const cache = this.hooks.supportedCommands;
+    let supported = cache.get(name);
+    if (supported === undefined) {
+      supported = this._isSupported(name);
+      if (cache.size < MAX_CACHED_NAMES) cache.set(name, supported);
+    }
+    return supported;
   }
 
   /** During shutdown a transaction already open may still complete. */
@@ -220,13 +328,46 @@ export class HardenedConnection extends SMTPConnection {
     super.handler_AUTH(command, callback);
   }
 
+  /**
+   * Replaces smtp-server's handler_MAIL: the line is parsed once, by esmtp-command.ts (which
+   * accepts only what smtp-server's parser did not refuse as well, and decodes the ESMTP
+   * parameters), and the result is handed to the backend.
+   */
   override handler_MAIL(command: Buffer, callback: () => void): void {
-    this.hooks.command(this, 'MAIL', command);
-    super.handler_MAIL(command, callback);
+    this.emitConnection();
+    if (this.session.envelope.mailFrom) {
+      this.reply(503, '5.5.1 Error: nested MAIL command');
+      callback();
+      return;
+    }
+    this.hooks.mail(this, command, callback);
   }
 
+  /** Records an accepted MAIL where smtp-server's own code looks for it, then says 250. */
+  acceptMail(address: string, smtputf8: boolean, body: string | undefined): void {
+    const envelope = this.session.envelope;
+    envelope.mailFrom = { address, args: false };
+    if (smtputf8) envelope.smtpUtf8 = true;
+    if (body !== undefined) envelope.bodyType = body.toLowerCase();
+    this.reply(250, '2.1.0 Accepted');
+  }
+
+  /** Replaces smtp-server's handler_RCPT, as handler_MAIL. */
   override handler_RCPT(command: Buffer, callback: () => void): void {
-    this.hooks.command(this, 'RCPT', command);
-    super.handler_RCPT(command, callback);
+    if (!this.session.envelope.mailFrom) {
+      this.reply(503, '5.5.1 Error: need MAIL command');
+      callback();
+      return;
+    }
+    this.hooks.rcpt(this, command, callback);
+  }
+
+  /**
+   * Records an accepted recipient where smtp-server's own code looks for it (handler_DATA needs
+   * one), at `index` of the transaction's list, then says 250.
+   */
+  acceptRcpt(address: string, index: number): void {
+    this.session.envelope.rcptTo[index] = { address, args: false };
+    this.reply(250, '2.1.5 Accepted');
   }
 }

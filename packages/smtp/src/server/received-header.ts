@@ -37,21 +37,33 @@ export function protocolWord(input: {
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** Two digits; a table, because this runs for every message. */
+const TWO = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, '0'));
+
+// The last date formatted and its second: a busy server stamps many messages per second.
+let lastSecond = Number.NaN;
+let lastText = '';
+
 /** RFC 5322 §3.3 date-time in UTC, e.g. `Sun, 29 Nov 2026 10:18:57 +0000`. */
 export function formatDate(date: Date): string {
-  const two = (n: number) => String(n).padStart(2, '0');
-  return (
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === lastSecond) return lastText;
+  const text =
     `${DAYS[date.getUTCDay()]}, ${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()} ` +
-    `${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} +0000`
-  );
+    `${TWO[date.getUTCHours()]}:${TWO[date.getUTCMinutes()]}:${TWO[date.getUTCSeconds()]} +0000`;
+  lastSecond = second;
+  lastText = text;
+  return text;
 }
+
+const UNSAFE_TOKEN = /[^\x21-\x7e]|[()\\;"<>]/g;
 
 /**
  * The HELO argument goes into a header: keep it one printable token without the characters
  * that would end the clause or open a comment.
  */
 function safeToken(text: string): string {
-  const cleaned = text.replace(/[^\x21-\x7e]|[()\\;"<>]/g, '_');
+  const cleaned = text.replace(UNSAFE_TOKEN, '_');
   return cleaned.length > 0 ? cleaned : 'unknown';
 }
 
@@ -59,21 +71,29 @@ function addressLiteral(ip: string): string {
   return ip.includes(':') ? `[IPv6:${ip}]` : `[${ip}]`;
 }
 
-/** Builds the header as bytes ready to prepend, folded, ending in CRLF. */
-export function buildReceivedHeader(input: ReceivedHeaderInput): string {
+/** What the start of the header depends on: the connection, and SMTPUTF8 of the transaction. */
+export type ReceivedHeaderStart = Omit<ReceivedHeaderInput, 'id' | 'rcptTo' | 'date'>;
+
+/**
+ * The `from`, `by` and `with` clauses: the same for every message of a connection (until
+ * HELO, STARTTLS or AUTH), so the server keeps them between messages.
+ */
+export function receivedHeaderStart(input: ReceivedHeaderStart): string {
   const literal = addressLiteral(input.remoteAddress);
   const from = input.helo === null ? literal : `${safeToken(input.helo)} (${literal})`;
-  const lines = [`Received: from ${from}`, `by ${safeToken(input.hostname)} (Mailyard)`];
   const tls = input.tls ? ` (${safeToken(input.tls.protocol)} cipher ${safeToken(input.tls.cipher)})` : '';
-  lines.push(`with ${protocolWord(input)}${tls}`);
-  lines.push(`id ${safeToken(input.id)}`);
+  return `Received: from ${from}\r\n\tby ${safeToken(input.hostname)} (Mailyard)\r\n\twith ${protocolWord(input)}${tls}`;
+}
+
+/** The `id` and `for` clauses and the date, ending in CRLF: per message. */
+export function receivedHeaderEnd(input: Pick<ReceivedHeaderInput, 'id' | 'rcptTo' | 'date'>): string {
   const only = input.rcptTo.length === 1 ? input.rcptTo[0] : undefined;
   // RFC 5321 §7.2: naming one recipient is fine, listing several would disclose Bcc copies.
-  if (only) lines.push(`for <${formatAddress(only)}>;`);
-  else {
-    const last = lines.length - 1;
-    lines[last] = `${lines[last]};`;
-  }
-  lines.push(formatDate(input.date));
-  return `${lines.join('\r\n\t')}\r\n`;
+  const tail = only ? `\r\n\tfor <${formatAddress(only)}>;` : ';';
+  return `\r\n\tid ${safeToken(input.id)}${tail}\r\n\t${formatDate(input.date)}\r\n`;
+}
+
+/** Builds the header as bytes ready to prepend, folded, ending in CRLF. */
+export function buildReceivedHeader(input: ReceivedHeaderInput): string {
+  return receivedHeaderStart(input) + receivedHeaderEnd(input);
 }
