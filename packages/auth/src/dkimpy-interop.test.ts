@@ -2,43 +2,13 @@
 // python3-dkim (dkimpy), driven through its Python API with a DNS function serving our record.
 // Skipped with a reason where python3-dkim is missing; under CI=true it must run (.ci/run installs it).
 
-import { spawnSync } from 'node:child_process';
+import { dkimpyAvailable, dkimpyVerify } from '@mailyard/testkit';
 import { describe, expect, it } from 'vitest';
 import { dkimDnsRecord, generateDkimKey } from './keys.ts';
 import { signDkim } from './sign.ts';
 
-const PYTHON = '/usr/bin/python3';
-const probe = spawnSync(PYTHON, ['-c', 'import dkim'], { encoding: 'utf8' });
-const available = probe.status === 0;
+const available = dkimpyAvailable();
 const ci = process.env.CI === 'true';
-
-const VERIFY = `
-import json, sys, dkim
-data = json.loads(sys.stdin.read())
-records = {k.lower(): v for k, v in data["records"].items()}
-def dnsfunc(name, timeout=5):
-    if isinstance(name, bytes): name = name.decode()
-    return records.get(name.rstrip(".").lower(), "").encode()
-msg = data["message"].encode("latin-1")
-d = dkim.DKIM(msg)
-count = sum(1 for line in msg.split(b"\\r\\n") if line.lower().startswith(b"dkim-signature:"))
-def check(i):
-    try:
-        return bool(d.verify(idx=i, dnsfunc=dnsfunc))
-    except dkim.ValidationError:
-        return False
-print(json.dumps([check(i) for i in range(count)]))
-`;
-
-function dkimpyVerify(message: string, records: Record<string, string>): boolean[] {
-  const run = spawnSync(PYTHON, ['-c', VERIFY], {
-    input: JSON.stringify({ message, records }),
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  if (run.status !== 0) throw new Error(`dkimpy failed: ${run.stderr}`);
-  return JSON.parse(run.stdout) as boolean[];
-}
 
 const MESSAGE = [
   'From: Alice <alice@example.org>',
@@ -78,7 +48,7 @@ describe.skipIf(!available && !ci)(
     ];
 
     it('is installed (required in CI)', () => {
-      expect(probe.status, probe.stderr).toBe(0);
+      expect(available, 'python3-dkim is missing: apt-get install python3-dkim').toBe(true);
     });
 
     it('verifies our rsa-sha256 and ed25519-sha256 signatures (relaxed/relaxed, over-signed)', async () => {

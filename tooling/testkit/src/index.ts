@@ -1,3 +1,4 @@
+export { dkimpyAvailable, dkimpyVerify } from './dkimpy.ts';
 export {
   type DnsQuery,
   type DnsServer,
