@@ -8,15 +8,15 @@
 // Run (as root, Postfix installed): pnpm exec node --conditions=source bench/relay/run.ts [--messages 2000]
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { addUser } from '../../apps/relay/src/users-file.ts';
 import { startDns } from '../../tooling/testkit/src/dns-server.ts';
 import { createTestCertificate } from '../../tooling/testkit/src/tls.ts';
+import { freePort, rssBytes } from '../lib/harness.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,16 +34,6 @@ const dir = mkdtempSync(join(tmpdir(), 'mailyard-bench-relay-'));
 chmodSync(dir, 0o755);
 const children: ChildProcess[] = [];
 let postfixDir: string | null = null;
-
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** A Postfix smtp-sink; `count()` is the number of messages it has received. */
 async function startSink(): Promise<{ port: number; count: () => number }> {
@@ -122,11 +112,6 @@ function startPostfix(smtpPort: number, sinkPort: number): void {
 }
 
 let relayPid = 0;
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
-}
 
 /** Relays one message of `size` octets; returns the relay's peak RSS above its idle RSS. */
 async function peakMemory(port: number, sink: { count: () => number }, size: number): Promise<number> {

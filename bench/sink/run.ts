@@ -21,16 +21,16 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { cpuSeconds, freePort, requireSmtpSource, rssBytes, tools, waitForGreeting } from '../lib/harness.ts';
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
 const root = join(here, '..', '..');
-const tools = join(process.env.MAILYARD_SHARED_TOOLS ?? join(root, '..', 'shared', 'tools'));
 const msgs = Number(process.env.BENCH_MSGS ?? 4000);
 const bigMsgs = Number(process.env.BENCH_BIG_MSGS ?? 600);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -38,45 +38,7 @@ const apiMsgs = Number(process.env.BENCH_API_MSGS ?? 10_000);
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const SESSIONS = 20;
 
-if (!existsSync(join(tools, 'smtp-accept-rate.sh')) || !existsSync('/usr/sbin/smtp-source')) {
-  console.error(`needs ${tools}/smtp-accept-rate.sh and /usr/sbin/smtp-source (apt-get install postfix)`);
-  process.exit(2);
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-async function waitForGreeting(child: ChildProcess, port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      await run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && head -c 3 <&3`], { timeout: 3000 });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`no greeting on port ${port}`);
-}
-
-const TICKS_PER_SECOND = 100; // USER_HZ: the unit of utime/stime in /proc/PID/stat
-
-/** CPU seconds (user + system, all threads) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
+requireSmtpSource();
 
 interface Started {
   readonly child: ChildProcess;
@@ -241,7 +203,7 @@ async function measure(contender: Contender, load: Load): Promise<Measured> {
       timeout: 1_000_000,
     });
     const during = cpuSeconds(pid) - before;
-    const rss = rssMiB(pid);
+    const rss = rssBytes(pid) / 1048576;
     await started.settle?.(load.count);
     const all = cpuSeconds(pid) - before;
     return {

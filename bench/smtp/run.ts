@@ -18,56 +18,19 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { cpuSeconds, freePort, requireSmtpSource, tools, waitForGreeting } from '../lib/harness.ts';
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
-const tools = resolve(process.env.MAILYARD_SHARED_TOOLS ?? join(here, '..', '..', '..', 'shared', 'tools'));
 const messages = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const sessions = Number(process.env.BENCH_SESSIONS ?? 20);
 const warmup = Number(process.env.BENCH_WARMUP ?? 2000);
 
-if (!existsSync(join(tools, 'smtp-accept-rate.sh')) || !existsSync('/usr/sbin/smtp-source')) {
-  console.error(`needs ${tools}/smtp-accept-rate.sh and /usr/sbin/smtp-source (apt-get install postfix)`);
-  process.exit(2);
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
-}
-
-async function waitForGreeting(child: ChildProcess, port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      await run('bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && head -c 3 <&3`], { timeout: 2000 });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`no greeting on port ${port}`);
-}
-
-const TICKS_PER_SECOND = 100; // USER_HZ, the unit of utime/stime in /proc/PID/stat on Linux
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  // The fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
+requireSmtpSource();
 
 interface Round {
   /** Messages per second, wall clock of the smtp-source run. */
