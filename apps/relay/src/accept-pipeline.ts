@@ -12,6 +12,7 @@ import type { Queue } from '@mailyard/queue';
 import type { Router } from '@mailyard/rules';
 import { type Envelope, formatAddress, type Recipient, SmtpError } from '@mailyard/smtp';
 import type { Logger } from './logger.ts';
+import { metered } from './memory-pressure.ts';
 import { peekHead } from './message-head.ts';
 
 /** The queue's next hop for a smarthost: domains cannot contain `:`, so the two never collide. */
@@ -62,6 +63,7 @@ export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipe
         : { head: null, message: request.message };
       const nextHops = new Map<string, string>();
       const held: string[] = [];
+      const holdReasons = new Set<string>();
       const dropped: string[] = [];
       const kept: Recipient[] = [];
       if (router) {
@@ -90,7 +92,11 @@ export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipe
           const relay = recipientPlan.actions.find((a) => a.type === 'relay');
           if (relay?.type === 'relay')
             nextHops.set(rcpt.toLowerCase(), `${SMARTHOST_PREFIX}${relay.smarthost}`);
-          if (recipientPlan.actions.some((a) => a.type === 'hold')) held.push(rcpt);
+          const hold = recipientPlan.actions.find((a) => a.type === 'hold');
+          if (hold?.type === 'hold') {
+            held.push(rcpt);
+            holdReasons.add(hold.reason ?? 'hold rule');
+          }
           kept.push(recipientPlan.recipient);
         }
       } else kept.push(...envelope.rcptTo);
@@ -106,7 +112,12 @@ export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipe
       try {
         ({ queueId } = await queue.enqueue({
           envelope: { ...envelope, rcptTo: kept },
-          message,
+          // Metered: a large message is followed by collections as it streams (memory-pressure.ts).
+          message: Buffer.isBuffer(message) ? message : metered(message),
+          // Held in the commit itself: no worker can lease them before an operator releases them.
+          ...(held.length > 0
+            ? { hold: held, holdReason: `held by rule: ${[...holdReasons].join('; ')}` }
+            : {}),
           meta: {
             nextHop: (recipient: Recipient) =>
               nextHops.get(formatAddress(recipient.address).toLowerCase()) ?? recipient.address.domain,
@@ -117,7 +128,6 @@ export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipe
       } catch (error) {
         throw SmtpError.from(error);
       }
-      for (const rcpt of held) await queue.hold(queueId, rcpt);
       return { queueId, held, dropped };
     },
   };

@@ -11,6 +11,7 @@ import { compileRules, formatProblem, type Router } from '@mailyard/rules';
 import { normalizeDomain } from '@mailyard/smtp';
 import { loadConfigFile } from './config-file.ts';
 import { ConfigError, createConfigReader } from './config-reader.ts';
+import { FORWARDER_ONLY_MESSAGE, forwarderOnlyPaths, forwarderOnlyProblems } from './forwarder-actions.ts';
 import { checkNetwork } from './network-list.ts';
 
 export interface HostPort {
@@ -298,14 +299,16 @@ export function parseRelayConfig(text: string, options: ParseRelayConfigOptions)
     if (typeof value === 'string') {
       const text = readText(['rules'], value);
       if (text !== null) {
-        const compiled = compileRules(text, { file: value, smarthosts: names, webhooks: [] });
+        r.problems.push(...forwarderOnlyProblems(text, value));
+        const compiled = compileRules(text, { file: value, smarthosts: names });
         if (compiled.ok) router = compiled.router;
         else
           for (const p of compiled.problems.filter((x) => x.severity === 'error'))
             r.problems.push(formatProblem(p));
       }
     } else if (Array.isArray(value)) {
-      const compiled = compileRules({ rules: value }, { smarthosts: names, webhooks: [] });
+      for (const path of forwarderOnlyPaths(value, ['rules'])) r.problem(path, FORWARDER_ONLY_MESSAGE);
+      const compiled = compileRules({ rules: value }, { smarthosts: names });
       if (compiled.ok) router = compiled.router;
       else {
         for (const p of compiled.problems.filter((x) => x.severity === 'error')) {

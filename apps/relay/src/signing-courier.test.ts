@@ -52,6 +52,29 @@ describe('signing courier', () => {
     expect(opened.count).toBe(3);
   });
 
+  it('gives the inner courier the SIZE of the signed message, so the client need not measure it', async () => {
+    for (const message of [
+      `From: a@example.org\r\nSubject: s\r\n\r\n${'line of body\r\n'.repeat(20_000)}`,
+      'From: a@elsewhere.example\r\n\r\nbody\r\n',
+    ]) {
+      let size: number | undefined;
+      let sent = 0;
+      const inner: Courier = {
+        async deliver(req) {
+          size = req.envelope.params.size;
+          sent = Buffer.concat(await req.openMessage().toArray()).length;
+          return [{ rcpt: 'b@example.net', status: 'delivered', reply: '250 ok' }];
+        },
+      };
+      await createSigningCourier(inner, signer).deliver(
+        request(message, { count: 0 }),
+        new AbortController().signal,
+      );
+      expect(size).toBe(sent);
+      expect(sent).toBeGreaterThanOrEqual(message.length);
+    }
+  });
+
   it('passes a message of a domain without keys through unchanged', async () => {
     const seen: string[] = [];
     const message = 'From: a@elsewhere.example\r\n\r\nbody\r\n';

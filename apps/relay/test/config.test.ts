@@ -1,6 +1,7 @@
 // The configuration: every problem at once, each with its path and its line (or the environment
 // variable that set it); MAILYARD_* overrides; the annotated example file is valid.
 
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../src/config-file.ts';
 import { ConfigError } from '../src/config-reader.ts';
 import { parseRelayConfig, readRelayConfig } from '../src/relay-config.ts';
-import { writeRelayFiles } from './helpers.ts';
+import { CLI_MAIN, writeRelayFiles } from './helpers.ts';
 
 function problems(text: string, env: NodeJS.ProcessEnv = {}, file = '/nonexistent/relay.yaml'): string[] {
   try {
@@ -114,6 +115,41 @@ describe('relay configuration', () => {
       'listeners:\n  trusted:\n    listen: 127.0.0.1:25\nrules: rules.yaml\n',
     );
     expect(() => readRelayConfig(dir.join('relay.yaml'))).toThrow(/rules\.yaml:3:\d+: error: .*nowhere/);
+  });
+
+  it('refuses forward and webhook rule actions in --check-config with their file and line', async () => {
+    await using dir = await openTempDir();
+    writeFileSync(
+      dir.join('rules.yaml'),
+      'rules:\n  - recipient: "*@hook.example"\n    webhook: intake\n  - recipient: "*"\n    deliver: true\n',
+    );
+    writeFileSync(
+      dir.join('inline.yaml'),
+      'listeners:\n  trusted:\n    listen: 127.0.0.1:25\nrules:\n  - recipient: "*@old.example"\n    forward: [new@example.net]\n  - recipient: "*"\n    deliver: true\n',
+    );
+    writeFileSync(
+      dir.join('file.yaml'),
+      'listeners:\n  trusted:\n    listen: 127.0.0.1:25\nrules: rules.yaml\n',
+    );
+    const check = (config: string) =>
+      spawnSync(
+        process.execPath,
+        ['--conditions=source', CLI_MAIN, 'relay', '--config', config, '--check-config'],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+    const inline = check(dir.join('inline.yaml'));
+    expect(inline.status).toBe(1);
+    expect(inline.stderr).toMatch(
+      /inline\.yaml:6:\d+: rules\[0\]\.forward: forward\/webhook actions are for the forwarder/,
+    );
+    const file = check(dir.join('file.yaml'));
+    expect(file.status).toBe(1);
+    expect(file.stderr).toMatch(
+      /rules\.yaml:3:\d+: rules\[0\]\.webhook: forward\/webhook actions are for the forwarder/,
+    );
   });
 
   it('accepts the generated test configuration', async () => {

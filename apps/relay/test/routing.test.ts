@@ -74,6 +74,50 @@ describe('routing by rules', () => {
   });
 });
 
+describe('hold rules', () => {
+  it('never delivers a recipient held by a rule until it is released, then delivers it once', async () => {
+    await using dns = await startDns({
+      'example.net': { MX: [{ priority: 10, exchange: 'mx.test' }] },
+      'press.example': { MX: [{ priority: 10, exchange: 'mx.test' }] },
+      'mx.test': { A: ['127.0.0.1'] },
+    });
+    await using mx = await startPeer({ name: 'mx.test' });
+    await using relay = await startTestRelay({
+      dns: { servers: [dns.address] },
+      delivery: { port: mx.port, poll: '20ms' },
+      rules: [
+        { recipient: '*@press.example', hold: 'review' },
+        { recipient: '*', deliver: true },
+      ],
+    });
+    const text = await sendRaw(
+      '127.0.0.1',
+      relay.port('trusted'),
+      `EHLO c.test\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<ed@press.example>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n${testMessage('held')}.\r\nQUIT\r\n`,
+      { until: /^221 /m },
+    );
+    const queueId = /queued as (\w+)/.exec(text)?.[1] ?? expect.fail(`not queued:\n${text}`);
+    const deliveredTo = () =>
+      mx.transactions.flatMap((t) => t.accepted).filter((rcpt) => /ed@press\.example/.test(rcpt));
+    // The free recipient arrives: the worker ran many polls while the held one stayed put.
+    await mx.waitForTransactions(1, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(deliveredTo()).toEqual([]);
+    const shown = await relay.relay.queue.show(queueId);
+    const held = shown?.recipients.find((r) => r.rcpt === 'ed@press.example');
+    expect([held?.state, held?.attempts, held?.lastReply]).toEqual(['held', 0, 'held by rule: review']);
+    const released = await relay.admin(`/api/queue/${queueId}/release`, { method: 'POST' });
+    expect(released.status).toBe(200);
+    await expect.poll(() => deliveredTo().length, { timeout: 30_000 }).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(deliveredTo()).toHaveLength(1);
+    expect((await relay.relay.queue.show(queueId))?.recipients.map((r) => r.state)).toEqual([
+      'delivered',
+      'delivered',
+    ]);
+  });
+});
+
 describe('header rules after DATA', () => {
   it('refuses the message when a header rule rejects a recipient, and queues nothing', async () => {
     await using relay = await startTestRelay({

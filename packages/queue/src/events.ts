@@ -53,6 +53,8 @@ export interface ExpiredEvent {
 export interface HeldEvent {
   readonly queueId: string;
   readonly rcpts: readonly string[];
+  /** Why, when the recipients were held as they were enqueued. */
+  readonly reason?: string;
 }
 
 export interface DeletedEvent {

@@ -89,6 +89,13 @@ export interface EnqueueRequest {
   /** The message (headers and body): a stream, async iterable, buffer or string. */
   readonly message: MessageInput;
   readonly meta?: EnqueueMeta;
+  /**
+   * Recipients (as `formatAddress` writes them; compared case-insensitively) committed already
+   * `held`: no worker can lease them before `release`, as no hold after the commit could promise.
+   */
+  readonly hold?: readonly string[];
+  /** Why they are held, kept as their last reply and in the `held` event. Default `held at enqueue`. */
+  readonly holdReason?: string;
 }
 
 export interface Enqueued {
@@ -305,6 +312,8 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
       throw error instanceof SmtpError ? error : SmtpError.from(error);
     }
     const { nextHop: _hop, ...meta } = request.meta ?? {};
+    const holds = new Set((request.hold ?? []).map((rcpt) => rcpt.toLowerCase()));
+    const holdReason = request.holdReason ?? 'held at enqueue';
     const mailFrom = envelope.mailFrom === null ? null : formatAddress(envelope.mailFrom);
     const message: NewMessage = {
       id: queueId,
@@ -316,11 +325,16 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
       chunks: body.chunks,
       createdAt,
       inlineChunks: body.tail ? [body.tail] : [],
-      recipients: envelope.rcptTo.map((r, idx) => ({
-        idx,
-        rcpt: formatAddress(r.address),
-        nextHop: hops[idx] ?? r.address.domain,
-      })),
+      recipients: envelope.rcptTo.map((r, idx) => {
+        const rcpt = formatAddress(r.address);
+        const held = holds.has(rcpt.toLowerCase());
+        return {
+          idx,
+          rcpt,
+          nextHop: hops[idx] ?? r.address.domain,
+          ...(held ? { state: 'held' as const, reply: holdReason } : {}),
+        };
+      }),
     };
     try {
       await committer.add(message);
@@ -333,7 +347,13 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
     const queued = { queueId, mailFrom, recipients: envelope.rcptTo.length, size: body.size };
     logger.info(queued, 'queued');
     events.emit('queued', queued);
-    events.emit('due', { queueId });
+    const heldRcpts = message.recipients.filter((r) => r.state === 'held').map((r) => r.rcpt);
+    if (heldRcpts.length > 0) {
+      const held = { queueId, rcpts: heldRcpts, reason: holdReason };
+      logger.info(held, 'held');
+      events.emit('held', held);
+    }
+    if (heldRcpts.length < message.recipients.length) events.emit('due', { queueId });
     return { queueId, size: body.size, sha256: body.sha256 };
   }
 

@@ -271,9 +271,10 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
             r.idx,
             r.rcpt,
             r.nextHop,
-            'pending',
+            r.state ?? 'pending',
             0,
             message.createdAt,
+            r.reply ?? null,
             message.createdAt,
           ]);
         }
@@ -294,7 +295,17 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
       await insertRows(
         tx,
         'mq_recipients',
-        ['message_id', 'idx', 'rcpt', 'next_hop', 'state', 'attempts', 'next_attempt_at', 'updated_at'],
+        [
+          'message_id',
+          'idx',
+          'rcpt',
+          'next_hop',
+          'state',
+          'attempts',
+          'next_attempt_at',
+          'last_reply',
+          'updated_at',
+        ],
         recipients,
       );
       // The commit marker goes last; in one transaction the order is for readers of this code.

@@ -27,7 +27,15 @@ export interface NewMessage {
   readonly createdAt: number;
   /** Body chunks written with the commit itself (small messages, the tail of large ones). */
   readonly inlineChunks: readonly { readonly seq: number; readonly data: Uint8Array }[];
-  readonly recipients: readonly { readonly idx: number; readonly rcpt: string; readonly nextHop: string }[];
+  readonly recipients: readonly {
+    readonly idx: number;
+    readonly rcpt: string;
+    readonly nextHop: string;
+    /** `held` commits the recipient already held (no worker leases it until released). Default `pending`. */
+    readonly state?: 'pending' | 'held';
+    /** Recorded as the recipient's last reply: why it is held. */
+    readonly reply?: string | null;
+  }[];
 }
 
 export interface StoredMessage {

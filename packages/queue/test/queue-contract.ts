@@ -567,6 +567,32 @@ export function queueContract(openStore: StoreFactory): void {
       expect(again.map((l) => l.queueId)).toEqual([a]);
     });
 
+    it('commits recipients held at enqueue that no lease takes until released', async () => {
+      await using t = await setup();
+      const held: { queueId: string; rcpts: readonly string[]; reason?: string | undefined }[] = [];
+      t.queue.events.on('held', (e) => held.push(e));
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['kept@one.example', 'Free@one.example']),
+        message: 'x',
+        hold: ['KEPT@one.example'],
+        holdReason: 'rule: review',
+      });
+      expect(held).toEqual([{ queueId, rcpts: ['kept@one.example'], reason: 'rule: review' }]);
+      const shown = await t.queue.show(queueId);
+      expect(shown?.recipients.map((r) => [r.rcpt, r.state, r.lastReply])).toEqual([
+        ['kept@one.example', 'held', 'rule: review'],
+        ['Free@one.example', 'pending', null],
+      ]);
+      const first = await t.queue.lease({ owner: 'w', maxGroups: 10, leaseMs: MINUTE });
+      expect(first.flatMap((b) => b.recipients.map((r) => r.rcpt))).toEqual(['Free@one.example']);
+      await t.queue.complete(first[0] ?? expect.fail('no lease'), [delivered('Free@one.example')]);
+      t.clock.advance(10 * MINUTE);
+      expect(await t.queue.lease({ owner: 'w', maxGroups: 10, leaseMs: MINUTE })).toEqual([]);
+      expect(await t.queue.release(queueId)).toBe(1);
+      const again = await t.queue.lease({ owner: 'w', maxGroups: 10, leaseMs: MINUTE });
+      expect(again.flatMap((b) => b.recipients.map((r) => r.rcpt))).toEqual(['kept@one.example']);
+    });
+
     it('retries a deferred recipient now', async () => {
       await using t = await setup();
       const courier = recordingCourier((rcpt) => ({
