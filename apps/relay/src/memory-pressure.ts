@@ -53,7 +53,7 @@ export function createByteMeter(): ByteMeter {
       bytes += octets;
       if (bytes < next) return;
       next = bytes + COLLECT_EVERY;
-      collectorOf()?.();
+      collectorOf()?.({ type: 'minor' });
     },
   };
 }
