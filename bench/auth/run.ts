@@ -7,22 +7,22 @@
 // - verify: verify(message, { clientIp, helo, envelope, resolver, authservId })  vs  mailauth
 //           authenticate(message, { ip, helo, sender, mta, resolver, disableBimi: true }).
 //           Both run DKIM, SPF (MAIL FROM), ARC and DMARC and build an Authentication-Results
-//           header; neither runs BIMI or seals. The DNS lookups are the same four on both sides
-//           (the DKIM key, SPF, DMARC, the DMARC tree walk), counted and printed below.
+//           header; neither runs BIMI or seals. Both make the same DNS lookups (counted per
+//           operation and printed in the DNS/op column).
 //
 // Three measurements per case:
 // A. Throughput (wall clock): both sides in this process, alternating in 100 ms rounds (and
 //    alternating which side goes first) so that machine load and GC debt hit both alike.
 // B. Main-thread CPU per operation in those same rounds (process.threadCpuUsage()).
-// C. Process CPU per operation: each side alone in a fresh child process (warm-up, then four
-//    blocks of operations worth --cpu-ms of CPU), user+system CPU of all threads from
-//    process.cpuUsage() divided by operations. Children run one at a time, sides alternating,
-//    --rounds times; the median per side is kept, and the least-disturbed block is printed too.
-// On a loaded host wall-clock ratios swing by tens of percent; B and C hardly move with load.
+// C. Process CPU per operation: each side alone in a fresh child process (--warm-ms of CPU of
+//    warm-up, then four blocks of operations worth --cpu-ms of CPU), user+system CPU of all
+//    threads from process.cpuUsage() divided by operations. Children run one at a time, sides
+//    alternating, --rounds times; the median per side is kept, and the least-disturbed block is printed too.
+// On a loaded host wall-clock ratios (A) swing by tens of percent; B and C move much less.
 //
 // Run from /work/main:
-//   pnpm exec node --conditions=source bench/auth/run.ts [--seconds 1.2] [--rounds 5] [--cpu-ms 800]
-//     [--op sign|verify|all] [--json]
+//   pnpm exec node --conditions=source bench/auth/run.ts [--seconds 1.2] [--rounds 5]
+//     [--cpu-ms 800] [--warm-ms 1000] [--op sign|verify|all] [--json]
 
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -43,7 +43,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'cpu-ms': { type: 'string', default: '800' },
     op: { type: 'string', default: 'all' },
-    'warm-ops': { type: 'string', default: '3' },
+    'warm-ms': { type: 'string', default: '1000' },
     json: { type: 'boolean', default: false },
     child: { type: 'string' },
   },
@@ -152,11 +152,14 @@ async function runChild(spec: string): Promise<void> {
   const { resolver, lookups } = zoneResolver(keys);
   const run = (await caseOps(keys, resolver, op, size, type))[side];
   const budget = Number(values['cpu-ms']) * 1000;
-  // Warm-up: the JIT and caches settle on both sides alike; it also sizes the blocks below.
+  // Warm-up (at least --warm-ms of CPU and 20 operations): until the JIT has finished its tiers,
+  // background compilation and GC inflate the first operations of a process, and a short
+  // warm-up made 1 MB verification look 8-22% dearer on whichever side it happened to hit most.
+  // It also sizes the blocks below.
   const warmStart = cpuNow();
-  const minWarmOps = Number(values['warm-ops']);
+  const warmBudget = Number(values['warm-ms']) * 1000;
   let warmOps = 0;
-  while (warmOps < minWarmOps || cpuNow() - warmStart < budget / 3) {
+  while (warmOps < 20 || cpuNow() - warmStart < warmBudget) {
     await run();
     warmOps++;
   }
@@ -205,7 +208,10 @@ async function race(a: Op, b: Op, seconds: number): Promise<RaceResult> {
     { op: a, time: 0, cpu: 0, count: 0 },
     { op: b, time: 0, cpu: 0, count: 0 },
   ];
-  for (let warm = 0; warm < 3; warm++) for (const side of sides) await side.op();
+  // Warm-up: both sides, alternating, for half a second (at least three operations each).
+  const warmUntil = performance.now() + 500;
+  for (let warm = 0; warm < 3 || performance.now() < warmUntil; warm++)
+    for (const side of sides) await side.op();
   let round = 0;
   while (sides.some((side) => side.time < seconds * 1000)) {
     const order = round++ % 2 === 0 ? sides : [...sides].reverse();

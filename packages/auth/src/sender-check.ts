@@ -94,7 +94,8 @@ export async function checkSenderDomain(
   options: CheckSenderDomainOptions,
 ): Promise<SenderDomainReport> {
   const name = domain.toLowerCase().replace(/\.$/, '');
-  const { resolver } = withDnsBudget(options.resolver, options.dnsBudgetMs ?? 15_000);
+  using budget = withDnsBudget(options.resolver, options.dnsBudgetMs ?? 15_000);
+  const { resolver } = budget;
   const checks: SenderCheck[] = [];
 
   for (const ip of options.relayIps) {
