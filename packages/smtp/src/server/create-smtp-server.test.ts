@@ -416,6 +416,28 @@ describe('malformed input', () => {
     await stillUp(port);
   });
 
+  it('answers MAIL before HELO/EHLO with 503', async () => {
+    const backend = createRecordingBackend();
+    const { port } = await start(backend);
+    const replies = await sendRaw('127.0.0.1', port, 'MAIL FROM:<a@b.example>\r\nQUIT\r\n');
+    expect(replies).toMatch(/^503 5\.5\.1 Error: send HELO\/EHLO first\r$/m);
+    expect(backend.mails).toHaveLength(0);
+    await stillUp(port);
+  });
+
+  it('answers an unknown command with 500 and goes on with the session', async () => {
+    const { port } = await start(createRecordingBackend());
+    const replies = await sendRaw('127.0.0.1', port, 'FROB now\r\nEHLO c.example\r\nQUIT\r\n');
+    expect(codes(replies)).toEqual(['220', '500 5.5.2', '250', '221 2.0.0']);
+  });
+
+  it('closes a connection that sends an HTTP request line with 421', async () => {
+    const { port } = await start(createRecordingBackend());
+    const replies = await sendRaw('127.0.0.1', port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(replies).toMatch(/^421 .*HTTP requests not allowed\r$/m);
+    await stillUp(port);
+  });
+
   it('answers bad address syntax with 501', async () => {
     const backend = createRecordingBackend();
     const { port } = await start(backend);

@@ -69,8 +69,27 @@ interface Transaction {
   readonly mailFrom: Address | null;
   readonly params: MailParams;
   readonly rcptTo: Recipient[];
-  /** Lower-cased address to its position in rcptTo. */
-  readonly rcptIndex: Map<string, number>;
+  /** Lower-cased address of each entry of rcptTo, at the same position. */
+  readonly rcptKeys: string[];
+  /** rcptKeys as a map, built only once the list is long enough for a search to cost. */
+  rcptIndex: Map<string, number> | null;
+}
+
+/** Up to this many recipients a linear search of rcptKeys is cheaper than keeping a Map. */
+const LINEAR_RECIPIENTS = 32;
+
+function recipientIndex(transaction: Transaction, key: string): number {
+  return transaction.rcptIndex ? (transaction.rcptIndex.get(key) ?? -1) : transaction.rcptKeys.indexOf(key);
+}
+
+function addRecipient(transaction: Transaction, key: string, recipient: Recipient): number {
+  const index = transaction.rcptTo.push(recipient) - 1;
+  transaction.rcptKeys.push(key);
+  if (transaction.rcptIndex) transaction.rcptIndex.set(key, index);
+  else if (transaction.rcptKeys.length > LINEAR_RECIPIENTS) {
+    transaction.rcptIndex = new Map(transaction.rcptKeys.map((k, i) => [k, i]));
+  }
+  return index;
 }
 
 /** ConnectionInfo as the server keeps it up to date. */
@@ -287,7 +306,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
           return;
         }
         const accepted = () => {
-          context.transaction = { mailFrom: from, params, rcptTo: [], rcptIndex: new Map() };
+          context.transaction = { mailFrom: from, params, rcptTo: [], rcptKeys: [], rcptIndex: null };
           connection.acceptMail(
             from === null ? '' : `${from.localPart}@${from.domain}`,
             params.smtputf8 ?? false,
@@ -323,7 +342,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
           // joined at the `@` that the domain cannot contain.
           key = `${recipient.address.localPart}@${recipient.address.domain}`.toLowerCase();
           // RFC 5321 §4.5.3.1.8; a repeated recipient replaces the earlier one and takes no slot.
-          if (transaction.rcptTo.length >= limits.maxRecipients && !transaction.rcptIndex.has(key)) {
+          if (transaction.rcptTo.length >= limits.maxRecipients && recipientIndex(transaction, key) < 0) {
             throw new SmtpError(452, '4.5.3', 'Error: too many recipients');
           }
         } catch (error) {
@@ -332,12 +351,9 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
           return;
         }
         const accepted = () => {
-          let index = transaction.rcptIndex.get(key);
-          if (index !== undefined) transaction.rcptTo[index] = recipient;
-          else {
-            index = transaction.rcptTo.push(recipient) - 1;
-            transaction.rcptIndex.set(key, index);
-          }
+          let index = recipientIndex(transaction, key);
+          if (index >= 0) transaction.rcptTo[index] = recipient;
+          else index = addRecipient(transaction, key, recipient);
           connection.acceptRcpt(key, index);
           callback();
         };

@@ -66,6 +66,16 @@ describe('the smtp-server override guard', () => {
     ).toThrow(IncompatibleSmtpServerError);
   });
 
+  it('refuses an smtp-server whose SMTPConnection._onCommand changed', () => {
+    const changed = Object.create(SMTPConnection.prototype) as Record<string, unknown>;
+    changed._onCommand = function _onCommand() {
+      return undefined;
+    };
+    expect(() =>
+      assertPatchable({ connectionPrototype: changed, serverPrototype: SMTPServer.prototype }),
+    ).toThrow(/_onCommand is not the code/);
+  });
+
   it('refuses an smtp-server that lacks a method the override calls', () => {
     const reduced = Object.create(SMTPConnection.prototype) as Record<string, unknown>;
     reduced._setListeners = undefined;

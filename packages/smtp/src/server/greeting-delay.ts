@@ -7,7 +7,8 @@
 // re-implements library code, it is pinned: the guard below compares the source of the methods
 // we replace with what we reviewed, and refuses to start if smtp-server changed them. The same
 // guard covers SMTPConnection._createParser and SMTPStream.startDataMode, which
-// hardened-connection.ts re-implements to hand out its own data stream.
+// hardened-connection.ts re-implements to hand out its own data stream, and
+// SMTPConnection._onCommand, which it re-implements to find each verb once.
 
 import { createRequire } from 'node:module';
 import { SMTPServer } from 'smtp-server';
@@ -22,6 +23,8 @@ export const PINNED_SOURCES: Readonly<Record<string, string>> = {
     "connect(socket, socketOptions) { let connection = new SMTPConnection(this, socket, socketOptions); this.connections.add(connection); connection.on('error', err => this._onError(err)); connection.on('connect', data => this._onClientConnect(data)); connection.init(); }",
   'SMTPConnection.prototype._createParser':
     "_createParser() { let parser = new SMTPStream({ maxCommandLength: this._server.options.maxCommandLength }); parser.oncommand = (command, callback) => this._onCommand(command, callback); parser.on('error', err => { this.send(421, 'Error: ' + err.message); }); return parser; }",
+  'SMTPConnection.prototype._onCommand':
+    "_onCommand(command, callback) { let commandName = (command || '').toString().split(' ').shift().toUpperCase(); let logged = this._redactCredentials(commandName, (command || '').toString()); this._server.logger.debug({ tnx: 'command', cid: this.id, command: logged.commandName, user: (this.session.user && this.session.user.username) || this.session.user }, 'C:', logged.line); let handler; const next = callback || (() => false); const done = () => this._whenWritable(next); if (this._upgrading) { return done(); } if (this._server._closeTimeout) { return this.send(421, 'Server shutting down', commandName); } if (!this._ready) { return this.send(421, this.name + ' You talk too soon', commandName); } if (/^(OPTIONS|GET|HEAD|POST|PUT|DELETE|TRACE|CONNECT) \\/.* HTTP\\/\\d\\.\\d$/i.test(command.toString())) { return this.send(421, 'HTTP requests not allowed', commandName); } if (this._nextHandler) { handler = this._nextHandler; this._nextHandler = false; } else { switch (commandName) { case 'HELO': case 'EHLO': case 'LHLO': this.openingCommand = commandName; break; } if (this._server.options.lmtp) { switch (commandName) { case 'HELO': case 'EHLO': this.send(500, 'Error: ' + commandName + ' not allowed in LMTP server', false); setImmediate(done); return; case 'LHLO': commandName = 'EHLO'; break; } } if (this._isSupported(commandName)) { handler = this._getHandler(commandName); } } if (!handler) { this._unrecognizedCommands++; if (this._unrecognizedCommands >= 10) { return this.send(421, 'Error: too many unrecognized commands', commandName); } this.send(500, 'Error: command not recognized', commandName); setImmediate(done); return; } if (!this.session.user && this._isSupported('AUTH') && !this._server.options.authOptional && commandName !== 'AUTH' && this._maxAllowedUnauthenticatedCommands !== false) { this._unauthenticatedCommands++; if (this._unauthenticatedCommands >= this._maxAllowedUnauthenticatedCommands) { return this.send(421, 'Error: too many unauthenticated commands', commandName); } } if (!this.hostNameAppearsAs && commandName && ['MAIL', 'RCPT', 'DATA', 'AUTH'].includes(commandName)) { this.send(503, 'Error: send ' + (this._server.options.lmtp ? 'LHLO' : 'HELO/EHLO') + ' first'); setImmediate(done); return; } if (!this.session.user && this._isSupported('AUTH') && ['MAIL', 'RCPT', 'DATA'].includes(commandName) && !this._server.options.authOptional) { this.send(530, typeof this._server.options.authRequiredMessage === 'string' ? this._server.options.authRequiredMessage : 'Error: authentication Required'); setImmediate(done); return; } let handlerDone = false; let handlerCallback = () => { handlerDone = true; this._handlerPending = false; return done(); }; this._handlerPending = true; try { handler.call(this, command, handlerCallback); } catch (E) { let err = E; this._server.logger.error({ err, tnx: 'command', cid: this.id, command: commandName }, '%s Failed to process %s command: %s', this.id, commandName, err.message); if (!handlerDone) { this.send(451, 'Error: internal server error'); handlerCallback(); } } }",
   'SMTPStream.prototype.startDataMode':
     'startDataMode(maxBytes) { this._dataMode = true; this._maxBytes = (maxBytes && Number(maxBytes)) || Infinity; this.dataBytes = 0; this._atDataStart = true; let dataStream = new PassThrough(); dataStream.byteLength = 0; dataStream.sizeExceeded = false; this._dataStream = dataStream; return dataStream; }',
 };
@@ -37,6 +40,8 @@ const REQUIRED_CONNECTION_METHODS = [
   '_createParser',
   '_resetSession',
   '_isSupported',
+  '_getHandler',
+  '_whenWritable',
   'emitConnection',
   'handler_EHLO',
   'handler_HELO',
@@ -80,6 +85,7 @@ export function assertPatchable(targets: PatchTargets = installedSmtpServer()): 
     'SMTPConnection.prototype.init': method(targets.connectionPrototype, 'init'),
     'SMTPServer.prototype.connect': method(targets.serverPrototype, 'connect'),
     'SMTPConnection.prototype._createParser': method(targets.connectionPrototype, '_createParser'),
+    'SMTPConnection.prototype._onCommand': method(targets.connectionPrototype, '_onCommand'),
     'SMTPStream.prototype.startDataMode': method(
       targets.streamPrototype ?? SMTPStream.prototype,
       'startDataMode',

@@ -82,6 +82,17 @@ const VERBS = new Map<number, string>(
   ]),
 );
 
+/** Verbs that may start an HTTP request line; smtp-server refuses such lines with 421. */
+const HTTP_VERBS = new Set(['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT']);
+/** smtp-server's own test for an HTTP request line (SMTPConnection._onCommand). */
+const HTTP_REQUEST = /^(OPTIONS|GET|HEAD|POST|PUT|DELETE|TRACE|CONNECT) \/.* HTTP\/\d\.\d$/i;
+
+function noop(): void {}
+
+/** The replies to an accepted MAIL and RCPT, as smtp-server's send would format them. */
+const MAIL_ACCEPTED = '250 2.1.0 Accepted\r\n';
+const RCPT_ACCEPTED = '250 2.1.5 Accepted\r\n';
+
 /** smtp-server's command parser, whose DATA stream is a MessageStream. */
 class MessageParser extends SMTPStream {
   readonly connection: HardenedConnection;
@@ -218,9 +229,21 @@ export class HardenedConnection extends SMTPConnection {
     super.send(error.code, replyText(error), false);
   }
 
+  /**
+   * Replaces SMTPConnection.prototype._onCommand (pinned in greeting-delay.ts) for every line
+   * outside STARTTLS and AUTH exchanges: the same checks in the same order with the same
+   * replies, but the verb is found once (verbOf, no string split per line), the handler is the
+   * cached answer of _isSupported, and nothing is built for smtp-server's debug log, which our
+   * servers disable (logger: false). The rare paths (TLS upgrade, AUTH continuation, LMTP) still
+   * go through smtp-server's own code.
+   */
   override _onCommand(command: Buffer, callback?: () => void): void {
-    if (this._upgrading) {
+    if (this._upgrading || this._server.options.lmtp) {
       super._onCommand(command, callback);
+      return;
+    }
+    if (this._server._closeTimeout) {
+      this.send(421, 'Server shutting down', verbOf(command));
       return;
     }
     if (!this._ready) {
@@ -242,20 +265,84 @@ export class HardenedConnection extends SMTPConnection {
       return;
     }
     const name = verbOf(command);
+    // smtp-server refuses HTTP requests (a web page made to talk SMTP); only these verbs can match.
+    if (HTTP_VERBS.has(name) && HTTP_REQUEST.test(command.toString())) {
+      this.send(421, 'HTTP requests not allowed', name);
+      return;
+    }
     if (this.hooks.isClosing() && !this.mayFinish(name)) {
       this.send(421, '4.3.2 Server shutting down, try again later');
       return;
     }
+    const next = callback ?? noop;
     if (!this.supported(name)) {
       this.unrecognized++;
       if (this.unrecognized >= this.hooks.maxUnrecognizedCommands) {
         this.send(421, '4.7.0 Too many unrecognized commands, closing connection');
         return;
       }
-      // Our counter decides; keep smtp-server's fixed limit of 10 from firing first.
-      this._unrecognizedCommands = 0;
+      this.send(500, 'Error: command not recognized', name);
+      setImmediate(() => this._whenWritable(next));
+      return;
     }
-    super._onCommand(command, callback);
+    if (name === 'HELO' || name === 'EHLO' || name === 'LHLO') this.openingCommand = name;
+    const handler = this._getHandler(name);
+    if (!handler) {
+      // A supported verb without a handler method: smtp-server answers it as unrecognised.
+      this.send(500, 'Error: command not recognized', name);
+      setImmediate(() => this._whenWritable(next));
+      return;
+    }
+    const options = this._server.options;
+    const user = this.session.user;
+    if (!user && !options.authOptional && this.supported('AUTH')) {
+      if (name !== 'AUTH' && this._maxAllowedUnauthenticatedCommands !== false) {
+        this._unauthenticatedCommands++;
+        if (this._unauthenticatedCommands >= this._maxAllowedUnauthenticatedCommands) {
+          this.send(421, 'Error: too many unauthenticated commands', name);
+          return;
+        }
+      }
+    }
+    const transactional = name === 'MAIL' || name === 'RCPT' || name === 'DATA';
+    if (!this.hostNameAppearsAs && (transactional || name === 'AUTH')) {
+      this.send(503, 'Error: send HELO/EHLO first');
+      setImmediate(() => this._whenWritable(next));
+      return;
+    }
+    if (!user && transactional && !options.authOptional && this.supported('AUTH')) {
+      this.send(
+        530,
+        typeof options.authRequiredMessage === 'string'
+          ? options.authRequiredMessage
+          : 'Error: authentication Required',
+      );
+      setImmediate(() => this._whenWritable(next));
+      return;
+    }
+    // A handler bug must not escape into the socket data pipe (as in smtp-server).
+    let handlerDone = false;
+    const handlerCallback = () => {
+      handlerDone = true;
+      this._handlerPending = false;
+      this._whenWritable(next);
+    };
+    this._handlerPending = true;
+    try {
+      handler.call(this, command, handlerCallback);
+    } catch (error) {
+      this._server.logger.error(
+        { err: error, tnx: 'command', cid: this.id, command: name },
+        '%s Failed to process %s command: %s',
+        this.id,
+        name,
+        (error as Error).message,
+      );
+      if (!handlerDone) {
+        this.send(451, 'Error: internal server error');
+        handlerCallback();
+      }
+    }
   }
 
   /**
@@ -349,7 +436,7 @@ export class HardenedConnection extends SMTPConnection {
     envelope.mailFrom = { address, args: false };
     if (smtputf8) envelope.smtpUtf8 = true;
     if (body !== undefined) envelope.bodyType = body.toLowerCase();
-    this.reply(250, '2.1.0 Accepted');
+    this.sendFixed(MAIL_ACCEPTED);
   }
 
   /** Replaces smtp-server's handler_RCPT, as handler_MAIL. */
@@ -368,6 +455,18 @@ export class HardenedConnection extends SMTPConnection {
    */
   acceptRcpt(address: string, index: number): void {
     this.session.envelope.rcptTo[index] = { address, args: false };
-    this.reply(250, '2.1.5 Accepted');
+    this.sendFixed(RCPT_ACCEPTED);
+  }
+
+  /**
+   * Writes one of our constant positive replies (no control characters, below 400) where
+   * smtp-server's send would, under the same conditions, without building it anew each time:
+   * they are sent for every MAIL and RCPT.
+   */
+  private sendFixed(payload: string): void {
+    const socket = this._socket;
+    if (!this._upgrading && socket && !socket.destroyed && socket.readyState === 'open') {
+      socket.write(payload);
+    }
   }
 }

@@ -47,7 +47,7 @@ const MAIL = 'EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<b
 describe('SIZE', () => {
   it('refuses a message over the limit with 552 5.3.4 without its size showing in memory', async () => {
     const limit = 64 * 1024;
-    const total = 64 * 1024 * 1024;
+    const total = 256 * 1024 * 1024;
     const backend = createRecordingBackend({ keepBytes: 1024 });
     const { port } = await start({ maxMessageSize: limit }, backend);
     const line = Buffer.from(`${'x'.repeat(1022)}\r\n`);
@@ -74,8 +74,10 @@ describe('SIZE', () => {
     clearInterval(sampler);
     expect(replies).toMatch(/^552 5\.3\.4 /m);
     expect(backend.messages).toHaveLength(0);
-    // The message is 64 MiB; what the process holds stays far below it.
-    expect(peak).toBeLessThan(16 * 1024 * 1024);
+    // The message is 256 MiB; what the process holds stays far below it. Buffers in flight between
+    // the client and the parser (both live in this process) come to 10–35 MiB on a loaded machine,
+    // whatever the message size; a server that kept the message would hold all 256.
+    expect(peak).toBeLessThan(64 * 1024 * 1024);
   }, 60_000);
 
   it('refuses a MAIL whose declared SIZE is over the limit with 552 5.3.4', async () => {
