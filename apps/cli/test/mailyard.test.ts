@@ -26,7 +26,7 @@ describe('mailyard', () => {
   it('lists every command in --help and exits 0', async () => {
     const { code, stdout } = await mailyard('--help');
     expect(code).toBe(0);
-    for (const command of ['sink', 'rules', 'dkim', 'auth'])
+    for (const command of ['sink', 'relay', 'queue', 'check', 'rules', 'dkim', 'auth'])
       expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 
