@@ -45,7 +45,8 @@ async function loadList() {
   }
   state.total = data.messages_count;
   state.messages = data.messages;
-  $('counts').textContent = `${data.total} ${data.total === 1 ? 'message' : 'messages'}, ${data.unread} unread`;
+  $('counts').textContent =
+    `${data.total} ${data.total === 1 ? 'message' : 'messages'}, ${data.unread} unread`;
   document.title = data.unread > 0 ? `(${data.unread}) Mailyard sink` : 'Mailyard sink';
   renderList();
 }
