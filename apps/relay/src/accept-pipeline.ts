@@ -10,9 +10,8 @@
 import type { Readable } from 'node:stream';
 import type { Queue } from '@mailyard/queue';
 import type { Router } from '@mailyard/rules';
-import { type Envelope, formatAddress, type Recipient, SmtpError } from '@mailyard/smtp';
+import { type Envelope, formatAddress, metered, type Recipient, SmtpError } from '@mailyard/smtp';
 import type { Logger } from './logger.ts';
-import { metered } from './memory-pressure.ts';
 import { peekHead } from './message-head.ts';
 
 /** The queue's next hop for a smarthost: domains cannot contain `:`, so the two never collide. */
@@ -112,7 +111,7 @@ export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipe
       try {
         ({ queueId } = await queue.enqueue({
           envelope: { ...envelope, rcptTo: kept },
-          // Metered: a large message is followed by collections as it streams (memory-pressure.ts).
+          // Metered: a large message is followed by collections as it streams (memory-pressure.ts in @mailyard/smtp).
           message: Buffer.isBuffer(message) ? message : metered(message),
           // Held in the commit itself: no worker can lease them before an operator releases them.
           ...(held.length > 0

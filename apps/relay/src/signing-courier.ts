@@ -13,8 +13,8 @@
 
 import { PassThrough, pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Courier, DeliveryRequest } from '@mailyard/smtp';
+import { createByteMeter } from '@mailyard/smtp';
 import type { DkimSigner } from './dkim-signer.ts';
-import { createByteMeter } from './memory-pressure.ts';
 
 /** Largest piece handed on: the queue reads 512 KiB chunks, the encoder allocates twice a piece. */
 export const PIECE = 64 * 1024;

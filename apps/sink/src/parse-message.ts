@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { createByteMeter } from '@mailyard/smtp';
 import { type AddressObject, type AttachmentStream, type HeaderValue, MailParser } from 'mailparser';
 import { extractLinksAndCodes } from './links.ts';
 
@@ -117,8 +118,10 @@ async function drainAttachment(attachment: AttachmentStream): Promise<Attachment
   const sha1 = createHash('sha1');
   const sha256 = createHash('sha256');
   let size = 0;
+  const meter = createByteMeter(); // decoded chunks are garbage at once: collected as they pass
   try {
     for await (const chunk of attachment.content as AsyncIterable<Buffer>) {
+      meter.add(chunk.length);
       md5.update(chunk);
       sha1.update(chunk);
       sha256.update(chunk);

@@ -2,6 +2,7 @@
 // attachment downloads. Other parts are streamed past and dropped.
 
 import { PassThrough, type Readable } from 'node:stream';
+import { createByteMeter } from '@mailyard/smtp';
 import { type AttachmentStream, MailParser } from 'mailparser';
 
 export interface FoundPart {
@@ -20,6 +21,8 @@ export function findPart(raw: Readable, partId: string): Promise<FoundPart | nul
       if (!found && attachment.partId === partId) {
         found = true;
         const out = new PassThrough();
+        const meter = createByteMeter(); // decoded chunks are garbage once sent: collected as they pass
+        attachment.content.on('data', (chunk: Buffer) => meter.add(chunk.length));
         attachment.content.pipe(out);
         attachment.content.on('end', () => attachment.release?.());
         resolve({ contentType: attachment.contentType, filename: attachment.filename ?? '', content: out });

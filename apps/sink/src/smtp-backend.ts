@@ -4,7 +4,7 @@
 // auto-releases matching mail to a real server.
 
 import type { Address, ConnectionInfo, Envelope, SmtpBackend, SmtpSession } from '@mailyard/smtp';
-import { formatAddress, SmtpError } from '@mailyard/smtp';
+import { createByteMeter, formatAddress, SmtpError } from '@mailyard/smtp';
 import type { Chaos, ChaosStage } from './chaos.ts';
 import { type RelayTarget, releaseMessage } from './release.ts';
 import type { SinkStore } from './store.ts';
@@ -65,7 +65,11 @@ export function createSinkBackend(options: SinkBackendOptions): SmtpBackend {
           try {
             // Stream events rather than async iteration: this runs once per chunk of every message.
             await new Promise<void>((resolve, reject) => {
-              message.on('data', (chunk: Buffer) => writer.write(chunk));
+              const meter = createByteMeter(); // a large message's chunks are collected as they pass
+              message.on('data', (chunk: Buffer) => {
+                meter.add(chunk.length);
+                writer.write(chunk);
+              });
               message.once('end', resolve);
               message.once('error', reject);
             });

@@ -18,6 +18,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
+import { createByteMeter } from '@mailyard/smtp';
 import { newMessageId } from './message-id.ts';
 import { type MailAddress, type ParsedMessage, parseMessage } from './parse-message.ts';
 import { type Checkpointer, startCheckpointer } from './wal-checkpointer.ts';
@@ -744,11 +745,15 @@ export class SinkStore {
     const statement = this.#stmt('SELECT data FROM raw WHERE key = ?');
     const base = rawKey * CHUNKS_PER_MESSAGE;
     let n = 0;
+    // Every reader of a large message (parser, verdicts, API) leaves its chunks behind as garbage;
+    // the meter has it collected as it goes, so a 50 MB message stays within its memory bound.
+    const meter = createByteMeter();
     return new Readable({
       read() {
         try {
           const row = statement.get(base + n++);
           const data = row?.data as Uint8Array | undefined;
+          if (data) meter.add(data.byteLength);
           // node:sqlite hands out a fresh copy per row: wrap it instead of copying it again.
           this.push(data ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : null);
         } catch (error) {

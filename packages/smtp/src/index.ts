@@ -63,6 +63,7 @@ export {
   type Notify,
   type Recipient,
 } from './envelope.ts';
+export { type ByteMeter, COLLECT_EVERY, createByteMeter, metered } from './memory-pressure.ts';
 export type { AuthCredentials, ConnectionInfo, SmtpBackend, SmtpSession } from './server/backend.ts';
 export {
   type CloseOptions,

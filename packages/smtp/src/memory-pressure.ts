@@ -1,9 +1,9 @@
-// Keeping a large message from swelling the process. Every part of the path streams (the SMTP
-// server into the queue, the queue through DKIM and the SMTP client to the next hop), so what a
-// 50 MB message costs is not what is held but what is left behind: each chunk that passes is a
-// fresh buffer, dead at once, yet freed only when V8 collects — and V8 starts collecting for
-// buffers only after some 64 MB of them have piled up (its external-memory soft limit), which alone
-// broke the target "peak RSS within 64 MB above idle while relaying one 50 MB message".
+// Keeping a large message from swelling the process. Where every part of the path streams (an
+// SMTP server into a store, a store through DKIM and an SMTP client, a parser over a stored
+// message), what a 50 MB message costs is not what is held but what is left behind: each chunk
+// that passes is a fresh buffer, dead at once, yet freed only when V8 collects — and V8 starts
+// collecting for buffers only after some 64 MB of them have piled up (its external-memory soft
+// limit), which alone breaks bounds like "relay a 50 MB message within 64 MB above idle".
 // So a stream that carries a message asks for a young-generation collection (cheap: about 1 ms,
 // and where short-lived buffers die) after every COLLECT_EVERY octets it has carried: messages
 // smaller than that never trigger one, large ones keep their garbage to a few megabytes.
