@@ -53,7 +53,12 @@ export interface NewMessageMeta {
   readonly tags?: readonly string[];
 }
 
-export interface StoredMessage {
+/** The summary of one message: its envelope and the header fields the list views show. */
+export interface StoredMessage
+  extends Pick<
+    ParsedMessage,
+    'subject' | 'messageId' | 'from' | 'to' | 'cc' | 'bcc' | 'replyTo' | 'snippet'
+  > {
   readonly id: string;
   readonly created: number;
   readonly size: number;
@@ -64,14 +69,6 @@ export interface StoredMessage {
   readonly remoteAddress: string;
   readonly username: string;
   readonly tags: readonly string[];
-  readonly subject: string;
-  readonly messageId: string;
-  readonly from: MailAddress | null;
-  readonly to: readonly MailAddress[];
-  readonly cc: readonly MailAddress[] | null;
-  readonly bcc: readonly MailAddress[] | null;
-  readonly replyTo: readonly MailAddress[];
-  readonly snippet: string;
   readonly attachmentCount: number;
 }
 
