@@ -5,6 +5,7 @@
 // §4.5.5): the queue does not call onBounce for it, and the delay scan skips it. A DSN is queued
 // with the null sender like any other message (and DKIM-signed at delivery like any other).
 
+import type { Readable } from 'node:stream';
 import type { BounceNotice, Queue } from '@mailyard/queue';
 import { buildDsn, type Envelope, formatAddress, mayNotifySender, wantsDsn } from '@mailyard/smtp';
 import type { DelayLedger } from './delay-ledger.ts';
@@ -14,6 +15,23 @@ export interface DsnSenderOptions {
   readonly reportingMta: string;
   readonly logger: Logger;
   readonly now?: () => Date;
+}
+
+// buildDsn returns a message whole only up to 50,000 octets and its header block up to 65,536;
+// beyond that it says nothing. Reading one octet more than that is enough to decide, so a
+// bounced 50 MB message costs 64 KiB here, not 50 MB.
+const ORIGINAL_NEEDED = 65_536 + 1;
+
+/** The first `limit` octets of the stored message (all of it when shorter). */
+async function readOriginal(stream: Readable, limit = ORIGINAL_NEEDED): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length >= limit) break; // leaving the loop destroys the stream
+  }
+  return Buffer.concat(chunks, Math.min(length, limit));
 }
 
 async function enqueueDsn(queue: Queue, dsn: { envelope: Envelope; message: Buffer }): Promise<string> {
@@ -34,7 +52,7 @@ export function createBounceHandler(
     const dsn = buildDsn({
       reportingMta: options.reportingMta,
       envelope: notice.envelope,
-      message: Buffer.concat(await notice.openMessage().toArray()),
+      message: await readOriginal(notice.openMessage()),
       arrivalDate: notice.arrivedAt,
       queueId: notice.queueId,
       recipients: notice.recipients.map((r) => ({
@@ -104,7 +122,7 @@ export function startDelayNotices(options: DelayNoticesOptions): DelayNotices {
             };
           });
         if (recipients.length === 0) continue;
-        const original = Buffer.concat(await queue.openMessage(message.queueId).toArray());
+        const original = await readOriginal(queue.openMessage(message.queueId));
         const dsn = buildDsn({
           reportingMta: options.reportingMta,
           envelope: detail.envelope,
