@@ -1,21 +1,17 @@
 // The path of an accepted message from DATA (or the HTTP injection endpoint) to the queue, ending
 // in the reply: route (rules) -> enqueue (durable commit) -> `250 queued as ID`. The message
 // streams into the queue: only its header block is read ahead (for header rules), so a message of
-// any size is never held whole. DKIM signing happens at delivery (signing-courier.ts).
+// any size is never held whole. DKIM signing happens at delivery (delivery.ts).
 // DESIGN.md's invariant lives here: the caller may answer 250 only once `accept` resolved, that is
 // once the queue has fsynced the message; any failure to commit becomes 451 4.3.0 (SmtpError.from),
-// and nothing is delivered inline. Not relay-specific: the forwarder's pipeline has the same shape
-// with verify/SRS/ARC steps (a candidate for a shared package).
+// and nothing is delivered inline. The forwarder's pipeline has the same shape with verify/SRS/ARC
+// steps of its own; what both need (peekHead, SMARTHOST_PREFIX) lives in the packages.
 
 import type { Readable } from 'node:stream';
 import type { Queue } from '@mailyard/queue';
 import type { Router } from '@mailyard/rules';
-import { type Envelope, formatAddress, metered, type Recipient, SmtpError } from '@mailyard/smtp';
-import type { Logger } from './logger.ts';
-import { peekHead } from './message-head.ts';
-
-/** The queue's next hop for a smarthost: domains cannot contain `:`, so the two never collide. */
-export const SMARTHOST_PREFIX = 'smarthost:';
+import { type Logger, SMARTHOST_PREFIX } from '@mailyard/service';
+import { type Envelope, formatAddress, metered, peekHead, type Recipient, SmtpError } from '@mailyard/smtp';
 
 export interface AcceptRequest {
   readonly envelope: Envelope;

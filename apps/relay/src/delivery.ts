@@ -1,22 +1,14 @@
-// Delivery wiring of a relaying app: the SMTP courier of @mailyard/smtp (MX resolution through
-// `dns.servers`, opportunistic STARTTLS, MTA-STS enforced where published — RFC 8461 —, named
-// smarthosts, connection reuse) under the queue's worker (one transaction per next hop, per-next-hop
-// concurrency, retries); the queue logs one line per state change of a recipient. Not relay-specific:
-// the forwarder delivers the same way (a candidate for a shared package).
+// The relay's delivery: the SMTP courier built from the shared delivery settings (@mailyard/service's
+// deliveryCourierOptions: MX through `dns.servers`, STARTTLS, MTA-STS, smarthosts, reuse), inside a
+// stamping courier that DKIM-signs each message as it leaves (RFC 6376 §3.5), under the queue's
+// worker (one transaction per next hop, per-next-hop concurrency, retries); the queue logs one line
+// per state change of a recipient.
 
 import { createWorker, type Queue, type Worker } from '@mailyard/queue';
-import {
-  createDnsResolver,
-  createMtaStsFetcher,
-  createSmtpCourier,
-  type SmarthostOptions,
-  type SmtpCourier,
-} from '@mailyard/smtp';
-import { SMARTHOST_PREFIX } from './accept-pipeline.ts';
+import { deliveryCourierOptions, type Logger } from '@mailyard/service';
+import { createSmtpCourier, createStampingCourier, type SmtpCourier } from '@mailyard/smtp';
 import type { DkimSigner } from './dkim-signer.ts';
-import type { Logger } from './logger.ts';
-import type { RelayConfig, SmarthostConfig } from './relay-config.ts';
-import { createSigningCourier } from './signing-courier.ts';
+import type { RelayConfig } from './relay-config.ts';
 
 export interface DeliveryOptions {
   readonly queue: Queue;
@@ -35,39 +27,12 @@ export interface Delivery extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-function smarthostOptions(config: SmarthostConfig): SmarthostOptions {
-  return {
-    host: config.host,
-    tls: config.tls,
-    verifyCertificate: config.verifyCertificate,
-    ...(config.port !== undefined ? { port: config.port } : {}),
-    ...(config.username !== null
-      ? { auth: { username: config.username, password: config.password ?? '' } }
-      : {}),
-  };
-}
-
 export function startDelivery(options: DeliveryOptions): Delivery {
-  const { queue, config, logger } = options;
-  const dns = config.dns.servers.length > 0 ? { servers: config.dns.servers } : undefined;
-  const smarthosts = new Map(
-    Object.entries(config.smarthosts).map(([name, c]) => [name, smarthostOptions(c)]),
-  );
-  const courier = createSmtpCourier({
-    localName: config.hostname,
-    ...(dns ? { dns } : {}),
-    port: config.delivery.port,
-    tls: config.delivery.tls,
-    ...(config.delivery.mtaSts ? { mtaSts: createMtaStsFetcher({ resolver: createDnsResolver(dns) }) } : {}),
-    smarthost: (nextHop) =>
-      nextHop.startsWith(SMARTHOST_PREFIX)
-        ? smarthosts.get(nextHop.slice(SMARTHOST_PREFIX.length))
-        : undefined,
-    ...(config.delivery.reuseIdleMs > 0 ? { reuse: { idleMs: config.delivery.reuseIdleMs } } : {}),
-  });
+  const { queue, config, logger, signer } = options;
+  const courier = createSmtpCourier(deliveryCourierOptions(config));
   const worker = createWorker({
     queue,
-    courier: createSigningCourier(courier, options.signer),
+    courier: createStampingCourier(courier, async (message) => (await signer.sign(message)).headers),
     concurrency: config.delivery.concurrency,
     perNextHop: config.delivery.perNextHop,
     leaseMs: config.delivery.leaseMs,

@@ -5,7 +5,7 @@
 
 import type { Readable } from 'node:stream';
 import { type DkimKey, signDkim } from '@mailyard/auth';
-import { peekHead } from './message-head.ts';
+import { peekHead } from '@mailyard/smtp';
 import type { DkimKeyConfig } from './relay-config.ts';
 
 export interface DkimSigner {

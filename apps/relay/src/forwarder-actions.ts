@@ -2,7 +2,7 @@
 // `webhook` (POST the message) are the forwarder's work. The relay has no such step, so a rule
 // naming one would silently deliver to the recipient's MX instead: better to say so before start.
 
-import { type ConfigPath, loadConfigFile } from './config-file.ts';
+import { type ConfigPath, loadConfigFile } from '@mailyard/service';
 
 export const FORWARDER_ONLY_MESSAGE =
   'forward/webhook actions are for the forwarder (apps/forwarder), not the relay';

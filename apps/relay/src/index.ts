@@ -1,17 +1,15 @@
 // @mailyard/relay — the outbound MTA: its configuration, openRelay, and the tools the CLI needs.
+// What the forwarder shares with it lives in @mailyard/service, @mailyard/queue and @mailyard/smtp.
 
+// The error readRelayConfig throws, with every problem.
+export { ConfigError } from '@mailyard/service';
 export {
   type Accepted,
   type AcceptPipeline,
   type AcceptRequest,
   createAcceptPipeline,
-  SMARTHOST_PREFIX,
 } from './accept-pipeline.ts';
-export { type AdminHttp, type AdminHttpOptions, openAdminHttp } from './admin-http.ts';
-export { type ConfigPath, type ConfigSource, type LoadConfigOptions, loadConfigFile } from './config-file.ts';
-export { ConfigError, type ConfigReader, createConfigReader } from './config-reader.ts';
-export { createLogger, type Logger, silentLogger } from './logger.ts';
-export { type OpenRelayOptions, openQueueStore, openRelay, type Relay } from './relay.ts';
+export { type OpenRelayOptions, openRelay, type Relay } from './relay.ts';
 export {
   type DkimKeyConfig,
   type HostPort,

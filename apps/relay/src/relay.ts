@@ -2,20 +2,33 @@
 //   SMTP listeners (submission: STARTTLS + AUTH; submissions: implicit TLS + AUTH; trusted: CIDR
 //   allow list without AUTH) -> policy -> rules -> DKIM -> queue commit -> 250
 //   worker -> SMTP courier -> delivered | deferred | bounced -> DSN (RFC 3464) to the sender
-// plus the admin HTTP listener. close() is the graceful shutdown: stop accepting (421 to idle
+// plus the admin HTTP listener (with the queue's API and message injection). What every MTA shares
+// comes from the packages: config sections, logger, metrics and the admin listener from
+// @mailyard/service; the store, DSNs and the delay ledger from @mailyard/queue; the stamping
+// courier from @mailyard/smtp. close() is the graceful shutdown: stop accepting (421 to idle
 // clients, transactions under way may finish), stop leasing and finish or give back deliveries,
 // then close the queue and its store.
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import {
+  createBounceHandler,
+  createQueueHttpHandler,
   DEFAULT_LIFETIME_MS,
-  openPostgresStore,
+  type DelayNotices,
+  openDelayLedger,
   openQueue,
-  openSqliteStore,
+  openQueueStore,
   type Queue,
-  type QueueStore,
+  startDelayNotices,
 } from '@mailyard/queue';
+import {
+  type AdminHttp,
+  createLogger,
+  createMtaMetrics,
+  type Logger,
+  type MtaMetrics,
+  openAdminHttp,
+} from '@mailyard/service';
 import {
   createSmtpServer,
   type ListeningAddress,
@@ -23,14 +36,10 @@ import {
   type SmtpServer,
 } from '@mailyard/smtp';
 import { type AcceptPipeline, createAcceptPipeline } from './accept-pipeline.ts';
-import { type AdminHttp, openAdminHttp } from './admin-http.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
-import { openPostgresDelayLedger, openSqliteDelayLedger } from './delay-ledger.ts';
 import { type Delivery, startDelivery } from './delivery.ts';
 import { createDkimSigner } from './dkim-signer.ts';
-import { createBounceHandler, type DelayNotices, startDelayNotices } from './dsn-notices.ts';
-import { createLogger, type Logger } from './logger.ts';
-import { createRelayMetrics, type RelayMetrics } from './metrics.ts';
+import { createInjectRoute } from './inject-route.ts';
 import { createNetworkList } from './network-list.ts';
 import type { RelayConfig } from './relay-config.ts';
 import { createRelayBackend, TRUSTED_LISTENER } from './smtp-backend.ts';
@@ -49,26 +58,15 @@ export interface Relay extends AsyncDisposable {
   readonly adminUrl: string | null;
   readonly queue: Queue;
   readonly pipeline: AcceptPipeline;
-  readonly metrics: RelayMetrics;
+  readonly metrics: MtaMetrics;
   readonly delivery: Delivery;
   readonly delayNotices: DelayNotices;
   /** Graceful shutdown; `deadlineMs` bounds how long SMTP transactions under way may take. */
   close(options?: { deadlineMs?: number }): Promise<void>;
 }
 
-export async function openQueueStore(config: Pick<RelayConfig, 'queue' | 'dataDir'>): Promise<QueueStore> {
-  if (config.queue.url) {
-    return openPostgresStore({
-      connectionString: config.queue.url,
-      ...(config.queue.schema ? { schema: config.queue.schema } : {}),
-    });
-  }
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  return openSqliteStore({ path: join(config.dataDir, 'queue.db') });
-}
-
 export async function openRelay(config: RelayConfig, options: OpenRelayOptions = {}): Promise<Relay> {
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger({ app: 'relay', level: config.log.level });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const signer = createDkimSigner(config.dkim);
   const lifetimeMs = config.queue.lifetimeMs ?? DEFAULT_LIFETIME_MS;
@@ -77,7 +75,7 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
     for (const step of cleanup.reverse()) await step();
   };
   try {
-    const store = await openQueueStore(config);
+    const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir });
     cleanup.push(() => store.close());
     let queueRef: Queue | undefined;
     const queue = await openQueue({
@@ -95,7 +93,7 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
     });
     queueRef = queue;
     cleanup.push(() => queue.close());
-    const metrics = createRelayMetrics(queue);
+    const metrics = createMtaMetrics(queue);
     cleanup.push(() => metrics.close());
     const pipeline = createAcceptPipeline({
       queue,
@@ -146,9 +144,7 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       ...(options.owner ? { owner: options.owner } : {}),
     });
     cleanup.push(() => delivery.stop());
-    const ledger = config.queue.url
-      ? await openPostgresDelayLedger(config.queue.url, config.queue.schema)
-      : openSqliteDelayLedger(join(config.dataDir, 'delay-notices.db'));
+    const ledger = await openDelayLedger({ ...config.queue, dataDir: config.dataDir });
     const delayNotices = startDelayNotices({
       queue,
       ledger,
@@ -162,10 +158,9 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
     if (config.admin) {
       admin = await openAdminHttp({
         ...config.admin,
-        queue,
-        pipeline,
         registry: metrics.registry,
         logger,
+        routes: [createQueueHttpHandler(queue, { logger }), createInjectRoute(pipeline, logger)],
       });
       cleanup.push(() => admin?.close());
     }

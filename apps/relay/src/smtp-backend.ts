@@ -5,6 +5,7 @@
 // the accept pipeline, which answers only after the queue committed.
 
 import type { Router } from '@mailyard/rules';
+import type { Logger } from '@mailyard/service';
 import {
   type AuthCredentials,
   type ConnectionInfo,
@@ -15,7 +16,6 @@ import {
 } from '@mailyard/smtp';
 import type { AcceptPipeline } from './accept-pipeline.ts';
 import type { AuthThrottle } from './auth-throttle.ts';
-import type { Logger } from './logger.ts';
 import type { NetworkList } from './network-list.ts';
 import { relayRefusal, senderAllowed } from './relay-policy.ts';
 import type { UsersFile } from './users-file.ts';

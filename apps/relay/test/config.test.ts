@@ -5,10 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfigFile } from '@mailyard/service';
 import { openTempDir } from '@mailyard/testkit';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../src/config-file.ts';
-import { ConfigError } from '../src/config-reader.ts';
 import { parseRelayConfig, readRelayConfig } from '../src/relay-config.ts';
 import { CLI_MAIN, writeRelayFiles } from './helpers.ts';
 

@@ -1,10 +1,10 @@
 // Logs: pino JSON lines with STYLE.md's field names, one per state change; never passwords or bodies.
 
 import { PassThrough } from 'node:stream';
+import { createLogger } from '@mailyard/service';
 import { type DnsServer, type SmtpPeer, startDns, startPeer } from '@mailyard/testkit';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.ts';
 import { PASSWORD, startTestRelay, type TestRelay, testMessage } from './helpers.ts';
 
 describe('relay logs', () => {
@@ -26,7 +26,7 @@ describe('relay logs', () => {
     });
     relay = await startTestRelay(
       { dns: { servers: [dns.address] }, delivery: { port: peer.port, reuseIdle: '5s' } },
-      createLogger('info', stream),
+      createLogger({ app: 'relay', level: 'info', destination: stream }),
     );
   });
   afterAll(async () => {

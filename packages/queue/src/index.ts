@@ -1,6 +1,19 @@
 // @mailyard/queue — the public surface of the durable delivery queue.
 
 export {
+  type DelayLedger,
+  openDelayLedger,
+  openPostgresDelayLedger,
+  openSqliteDelayLedger,
+} from './delay-ledger.ts';
+export {
+  createBounceHandler,
+  type DelayNotices,
+  type DelayNoticesOptions,
+  type DsnSenderOptions,
+  startDelayNotices,
+} from './dsn-notices.ts';
+export {
   messageTooBigError,
   noRecipientsError,
   queueClosedError,
@@ -20,6 +33,7 @@ export type {
   QueueLogger,
 } from './events.ts';
 export type { MessageInput } from './message-body.ts';
+export { openQueueStore, type QueueStoreLocation } from './open-queue-store.ts';
 export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store.ts';
 export {
   type AttemptRecord,
@@ -40,6 +54,7 @@ export {
   type QueueOptions,
   type RecipientStatus,
 } from './queue.ts';
+export { createQueueHttpHandler, type QueueHttpHandler, type QueueHttpOptions } from './queue-http.ts';
 export type { RateLimit } from './rate-limit.ts';
 export {
   createRetrySchedule,

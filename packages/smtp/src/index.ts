@@ -9,6 +9,35 @@ export {
   parseAddress,
   parsePath,
 } from './address.ts';
+export type {
+  Check,
+  CheckContext,
+  CheckFactory,
+  CheckHost,
+  CheckLogger,
+  CheckStage,
+  CheckTag,
+  CheckVerdict,
+  HeaderField,
+  MessageInfo,
+  VerdictResult,
+} from './checks/check.ts';
+export { CheckConfigError, type CheckConfigIssue } from './checks/check-config-error.ts';
+export {
+  type CheckImporter,
+  type CheckSpec,
+  type LoadChecksHost,
+  loadChecks,
+} from './checks/load-checks.ts';
+export {
+  type CheckCall,
+  type ChecksOutcome,
+  CheckTimeoutError,
+  DEFAULT_CHECK_TIMEOUT_MS,
+  type RunChecksOptions,
+  runChecks,
+} from './checks/run-checks.ts';
+export { checkTagsOf, formatTagFields, type WithChecksOptions, withChecks } from './checks/with-checks.ts';
 export { DataEncoder, encodeData, type MessageSource, measureMessage } from './client/data-encoder.ts';
 export {
   classifyDnsError,
@@ -64,6 +93,7 @@ export {
   type Recipient,
 } from './envelope.ts';
 export { type ByteMeter, COLLECT_EVERY, createByteMeter, metered } from './memory-pressure.ts';
+export { MAX_HEAD, type PeekedMessage, peekHead } from './message-head.ts';
 export type { AuthCredentials, ConnectionInfo, SmtpBackend, SmtpSession } from './server/backend.ts';
 export {
   type CloseOptions,
@@ -82,3 +112,4 @@ export type {
   SmtpServerOptions,
 } from './server/server-options.ts';
 export { SmtpError } from './smtp-error.ts';
+export { createStampingCourier, type Stamp } from './stamping-courier.ts';

@@ -42,3 +42,32 @@ export function dkimpyVerify(message: string, records: Readonly<Record<string, s
   if (run.status !== 0) throw new Error(`dkimpy failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as boolean[];
 }
+
+const ARC_VERIFY = `
+import json, sys, dkim
+data = json.loads(sys.stdin.read())
+records = {k.lower(): v for k, v in data["records"].items()}
+def dnsfunc(name, timeout=5):
+    if isinstance(name, bytes): name = name.decode()
+    return records.get(name.rstrip(".").lower(), "").encode()
+cv, results, reason = dkim.arc_verify(data["message"].encode("latin-1"), dnsfunc=dnsfunc)
+print(json.dumps({"cv": cv.decode(), "reason": reason, "instances": len(results)}))
+`;
+
+export interface ArcpyResult {
+  /** The chain validation status: `pass`, `fail` or `none`. */
+  readonly cv: string;
+  readonly reason: string;
+  readonly instances: number;
+}
+
+/** Validates the ARC chain of `message` with dkimpy (what Debian's `arcverify` runs). */
+export function dkimpyArcVerify(message: string, records: Readonly<Record<string, string>>): ArcpyResult {
+  const run = spawnSync(PYTHON, ['-c', ARC_VERIFY], {
+    input: JSON.stringify({ message, records }),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (run.status !== 0) throw new Error(`dkimpy arc_verify failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as ArcpyResult;
+}

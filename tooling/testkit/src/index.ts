@@ -1,4 +1,4 @@
-export { dkimpyAvailable, dkimpyVerify } from './dkimpy.ts';
+export { type ArcpyResult, dkimpyArcVerify, dkimpyAvailable, dkimpyVerify } from './dkimpy.ts';
 export {
   type DnsQuery,
   type DnsServer,

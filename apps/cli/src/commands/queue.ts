@@ -4,8 +4,8 @@
 // relay enqueueing at the same moment is not disturbed.
 
 import { parseArgs } from 'node:util';
-import { openQueue, type Queue, type RecipientState } from '@mailyard/queue';
-import { ConfigError, openQueueStore, readRelayConfig } from '@mailyard/relay';
+import { openQueue, openQueueStore, type Queue, type RecipientState } from '@mailyard/queue';
+import { ConfigError, readRelayConfig } from '@mailyard/relay';
 import { type Command, UsageError } from '../io.ts';
 
 const USAGE = `Usage:
@@ -56,7 +56,7 @@ export const run: Command = async (argv, io) => {
     for (const problem of error.problems) io.stderr.write(`  ${problem}\n`);
     return 1;
   }
-  const store = await openQueueStore(config);
+  const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir });
   try {
     await using queue = await openQueue({ store, orphanAgeMs: 3_600_000 });
     return await operate(queue);

@@ -1,0 +1,268 @@
+// openForwarder: the forwarder assembled from its stages (DESIGN.md's pipeline):
+//   MX listener (STARTTLS) -> checks (modules) -> RCPT policy (domains, rules, SRS) -> DATA:
+//   verify -> DMARC policy -> rules -> SRS -> ARC seal -> queue commit -> 250
+//   worker -> SMTP courier (or webhook) -> delivered | deferred | bounced -> DSN to the original sender
+// plus the admin HTTP listener (metrics, queue API, destination confirmation pages). close() is the
+// graceful shutdown: stop accepting, finish or give back deliveries, close the queue and store.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createResolver, createSrs, type Srs } from '@mailyard/auth';
+import {
+  type BounceNotice,
+  createBounceHandler,
+  createQueueHttpHandler,
+  createWorker,
+  DEFAULT_LIFETIME_MS,
+  type DelayNotices,
+  openDelayLedger,
+  openQueue,
+  openQueueStore,
+  type Queue,
+  startDelayNotices,
+  type Worker,
+} from '@mailyard/queue';
+import {
+  type AdminHttp,
+  createLogger,
+  createMtaMetrics,
+  deliveryCourierOptions,
+  type Logger,
+  type MtaMetrics,
+  openAdminHttp,
+} from '@mailyard/service';
+import {
+  createDnsResolver,
+  createSmtpCourier,
+  createSmtpServer,
+  type ListeningAddress,
+  loadChecks,
+  parseAddress,
+  type SmtpBackend,
+  withChecks,
+} from '@mailyard/smtp';
+import { createClientRate } from './client-rate.ts';
+import { type DestinationStore, openPostgresDestinations, openSqliteDestinations } from './destinations.ts';
+import { createForwardBackend } from './forward-backend.ts';
+import { createForwardPipeline, type ForwardPipeline } from './forward-pipeline.ts';
+import type { ForwarderConfig } from './forwarder-config.ts';
+import { sendVerificationMail, verificationRoute } from './verification.ts';
+import { createRoutingCourier, createWebhookCourier } from './webhook-courier.ts';
+
+export interface OpenForwarderOptions {
+  readonly logger?: Logger;
+  /** Names this process's queue worker (default host:pid:random). */
+  readonly owner?: string;
+  /** Imports a check module by name; pass `(name) => import(name)` from where the modules are installed. */
+  readonly importCheck?: (specifier: string) => Promise<unknown>;
+}
+
+export interface Forwarder extends AsyncDisposable {
+  /** The bound MX listener. */
+  readonly listener: ListeningAddress;
+  /** `http://host:port` of the admin listener, or null. */
+  readonly adminUrl: string | null;
+  readonly queue: Queue;
+  readonly pipeline: ForwardPipeline;
+  readonly srs: Srs;
+  readonly destinations: DestinationStore | null;
+  readonly metrics: MtaMetrics;
+  readonly worker: Worker;
+  readonly delayNotices: DelayNotices;
+  close(options?: { deadlineMs?: number }): Promise<void>;
+}
+
+/** The queue's `onBounce`: the DSN goes to the original sender, not to our SRS address. */
+function bounceToOriginalSender(
+  handler: (notice: BounceNotice) => Promise<void>,
+): (notice: BounceNotice) => Promise<void> {
+  return (notice) => {
+    const original = notice.meta.originalSender;
+    if (typeof original !== 'string') return handler(notice);
+    return handler({ ...notice, envelope: { ...notice.envelope, mailFrom: parseAddress(original) } });
+  };
+}
+
+export async function openForwarder(
+  config: ForwarderConfig,
+  options: OpenForwarderOptions = {},
+): Promise<Forwarder> {
+  const logger = options.logger ?? createLogger({ app: 'forwarder', level: config.log.level });
+  mkdirSync(join(config.dataDir, 'spool'), { recursive: true, mode: 0o700 });
+  const lifetimeMs = config.queue.lifetimeMs ?? DEFAULT_LIFETIME_MS;
+  const cleanup: (() => Promise<void> | void)[] = [];
+  try {
+    const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir });
+    cleanup.push(() => store.close());
+    let queueRef: Queue | undefined;
+    const queue = await openQueue({
+      store,
+      logger,
+      maxMessageSize: config.queue.maxMessageSize + 64 * 1024,
+      retry: { ...(config.queue.retry ? { schedule: config.queue.retry } : {}), lifetimeMs },
+      onBounce: bounceToOriginalSender(
+        createBounceHandler(() => queueRef as Queue, { reportingMta: config.hostname, logger }),
+      ),
+    });
+    queueRef = queue;
+    cleanup.push(() => queue.close());
+    const metrics = createMtaMetrics(queue);
+    cleanup.push(() => metrics.close());
+    const srs = createSrs({
+      domain: config.srs.domain,
+      secrets: config.srs.secrets,
+      maxAgeDays: config.srs.maxAgeDays,
+    });
+    const dnsServers = config.dns.servers.length > 0 ? { servers: config.dns.servers } : undefined;
+    const destinations = config.destinations.verify
+      ? config.queue.url
+        ? await openPostgresDestinations(config.queue.url, config.queue.schema)
+        : openSqliteDestinations(join(config.dataDir, 'destinations.db'))
+      : null;
+    if (destinations) cleanup.push(() => destinations.close());
+    const pipeline = createForwardPipeline({
+      hostname: config.hostname,
+      queue,
+      router: config.router,
+      srs,
+      srsDomain: config.srs.domain,
+      resolver: createResolver(dnsServers ?? {}),
+      arcKey: config.arc,
+      dmarc: config.dmarc,
+      subaddress: config.subaddress,
+      destinations,
+      spoolDir: join(config.dataDir, 'spool'),
+      logger,
+      onVerificationNeeded: async (address, token) => {
+        const publicUrl = config.destinations.publicUrl ?? admin?.url ?? '';
+        const queueId = await sendVerificationMail(queue, address, token, {
+          hostname: config.hostname,
+          publicUrl,
+        });
+        logger.info({ rcpt: address, queueId }, 'destination confirmation sent');
+      },
+    });
+    const checkResolver = createDnsResolver(dnsServers);
+    const checks = await loadChecks(
+      config.checks.map((c) => ({ module: c.module, options: c.options, path: c.path })),
+      { resolver: checkResolver, logger, configDir: join(config.file, '..') },
+      options.importCheck ?? ((name) => import(name)),
+    );
+    let backend: SmtpBackend = createForwardBackend({
+      pipeline,
+      domains: new Set(config.domains),
+      connectionRate: config.limits.connectionsPerMinute
+        ? createClientRate(config.limits.connectionsPerMinute)
+        : null,
+      messageRate: config.limits.messagesPerMinute ? createClientRate(config.limits.messagesPerMinute) : null,
+      logger,
+      onReply: (code) => metrics.reply(code),
+    });
+    if (checks.length > 0)
+      backend = withChecks(backend, checks, { resolver: checkResolver, logger, tagHeader: false });
+    const server = createSmtpServer(
+      {
+        hostname: config.hostname,
+        listeners: [
+          {
+            name: 'mx',
+            host: config.listen.host,
+            port: config.listen.port,
+            tls: config.tls ? 'starttls' : 'none',
+          },
+        ],
+        ...(config.tls ? { tls: config.tls } : {}),
+        maxMessageSize: config.queue.maxMessageSize,
+        limits: { maxRecipients: config.limits.maxRecipients },
+        logger,
+      },
+      backend,
+    );
+    const [listener] = await server.listen();
+    cleanup.push(() => server.close({ deadline: 1000 }));
+    const courier = createSmtpCourier(deliveryCourierOptions(config));
+    const worker = createWorker({
+      queue,
+      courier: createRoutingCourier(
+        courier,
+        createWebhookCourier({
+          endpoints: config.webhooks,
+          originalSender: (from) => {
+            if (from === null) return null;
+            const back = srs.reverse(from);
+            return back.ok ? back.address : from;
+          },
+        }),
+      ),
+      concurrency: config.delivery.concurrency,
+      perNextHop: config.delivery.perNextHop,
+      leaseMs: config.delivery.leaseMs,
+      pollMs: config.delivery.pollMs,
+      logger,
+      ...(options.owner ? { owner: options.owner } : {}),
+    });
+    worker.start();
+    cleanup.push(async () => {
+      await worker.stop();
+      await courier.close();
+    });
+    const ledger = await openDelayLedger({ ...config.queue, dataDir: config.dataDir });
+    const delayNotices = startDelayNotices({
+      queue,
+      ledger,
+      delayNoticeMs: config.queue.delayNoticeMs,
+      lifetimeMs,
+      reportingMta: config.hostname,
+      logger,
+    });
+    cleanup.push(() => delayNotices.close());
+    let admin: AdminHttp | null = null;
+    if (config.admin) {
+      admin = await openAdminHttp({
+        ...config.admin,
+        registry: metrics.registry,
+        logger,
+        ...(destinations ? { publicRoutes: [verificationRoute(destinations, queue)] } : {}),
+        routes: [createQueueHttpHandler(queue, { logger })],
+      });
+      cleanup.push(() => admin?.close());
+    }
+    logger.info(
+      { listen: `${listener?.host}:${listener?.port}`, admin: admin?.url ?? null, domains: config.domains },
+      'forwarder started',
+    );
+    let closing: Promise<void> | undefined;
+    const close = (closeOptions: { deadlineMs?: number } = {}): Promise<void> => {
+      closing ??= (async () => {
+        logger.info({}, 'forwarder stopping');
+        await server.close({ deadline: closeOptions.deadlineMs ?? 10_000 });
+        await admin?.close();
+        await delayNotices.close();
+        await worker.stop();
+        await courier.close();
+        metrics.close();
+        await queue.close();
+        await destinations?.close();
+        await store.close();
+        logger.info({}, 'forwarder stopped');
+      })();
+      return closing;
+    };
+    return {
+      listener: listener as ListeningAddress,
+      adminUrl: admin?.url ?? null,
+      queue,
+      pipeline,
+      srs,
+      destinations,
+      metrics,
+      worker,
+      delayNotices,
+      close,
+      [Symbol.asyncDispose]: () => close(),
+    };
+  } catch (error) {
+    for (const step of cleanup.reverse()) await step();
+    throw error;
+  }
+}

@@ -1,0 +1,3 @@
+import { mailyardProject } from '../../vitest.shared.ts';
+
+export default mailyardProject('@mailyard/check-dnsbl');
