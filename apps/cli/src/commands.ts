@@ -12,6 +12,11 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'run the outbound MTA (--config relay.yaml), check its configuration, or add a user (adduser)',
     load: () => import('./commands/relay.ts'),
   },
+  forward: {
+    summary:
+      'run the forwarder: custom addresses on your domains to existing inboxes, with SRS and ARC (--config forwarder.yaml)',
+    load: () => import('./commands/forward.ts'),
+  },
   queue: {
     summary: "operate the relay's queue: ls, show, retry, hold, release, delete, bounce",
     load: () => import('./commands/queue.ts'),

@@ -27,6 +27,8 @@ import { resolveAlias, type SubaddressOptions, withTag } from './subaddress.ts';
 import { WEBHOOK_PREFIX } from './webhook-courier.ts';
 
 export const UNVERIFIED_REASON = 'destination not verified';
+/** Received fields beyond which a message is taken to be looping (RFC 5321 §6.3; Postfix's hopcount_limit). */
+export const MAX_HOPS = 50;
 
 export interface ForwardRequest {
   readonly envelope: Envelope;
@@ -97,7 +99,7 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
   }
 
   /** Where each envelope recipient goes; throws the one reply for the whole message on a refusal. */
-  function plan(envelope: Envelope, request: ForwardRequest, verdict: Verdict, head: Buffer) {
+  function plan(envelope: Envelope, request: ForwardRequest, verdict: Verdict, headers: [string, string][]) {
     const targets: Target[] = [];
     const hold: string[] = [];
     const holdReasons = new Set<string>();
@@ -122,7 +124,7 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
     if (aliased.length === 0) return { targets, hold, holdReasons };
     const routed = router.route(
       { ...envelope, rcptTo: aliased },
-      { clientIp: request.clientIp, auth: authFacts(verdict), headers: headerFields(head) },
+      { clientIp: request.clientIp, auth: authFacts(verdict), headers },
     );
     routed.recipients.forEach((recipientPlan, index) => {
       const rejected = recipientPlan.actions.find((a) => a.type === 'reject');
@@ -183,6 +185,10 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
     async accept(request) {
       const { envelope } = request;
       using spooled = await spool(request.message, { dir: options.spoolDir });
+      const headers = headerFields(spooled.head);
+      // A forwarding loop (an alias forwarded back to itself through other hosts) ends here.
+      if (headers.filter(([name]) => name.toLowerCase() === 'received').length > MAX_HOPS)
+        throw new SmtpError(554, '5.4.6', 'Too many hops: mail forwarding loop');
       const verdict = await verify(spooled.buffer ?? spooled.open(), {
         envelope,
         clientIp: request.clientIp,
@@ -193,7 +199,7 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
       });
       const dmarc = dmarcDecision(verdict, options.dmarc);
       if (dmarc.action === 'reject') throw dmarc.error;
-      const { targets, hold, holdReasons } = plan(envelope, request, verdict, spooled.head);
+      const { targets, hold, holdReasons } = plan(envelope, request, verdict, headers);
       if (targets.length === 0) return { queueId: '', queued: [], held: [], verdict };
       const waiting = await unverified(targets);
       if (waiting.length > 0) holdReasons.add(UNVERIFIED_REASON);

@@ -9,6 +9,7 @@ import type { ArcKey } from '@mailyard/auth';
 import { compileRules, formatProblem, type Router } from '@mailyard/rules';
 import {
   ConfigError,
+  type ConfigPath,
   type ConfigReader,
   createConfigFiles,
   createConfigReader,
@@ -17,19 +18,13 @@ import {
   MTA_SECTIONS,
   type MtaConfig,
   parseHostPort,
+  readCheckSpecs,
   readMtaSections,
 } from '@mailyard/service';
-import { normalizeDomain } from '@mailyard/smtp';
+import { type CheckSpec, normalizeDomain } from '@mailyard/smtp';
 import type { DmarcEnforcement } from './dmarc-policy.ts';
 import type { SubaddressOptions } from './subaddress.ts';
 import type { WebhookEndpoint } from './webhook-courier.ts';
-
-export interface CheckSpec {
-  readonly module: string;
-  readonly options: unknown;
-  /** Where it was written, e.g. `forwarder.yaml:40:5: checks[0]`, for load errors. */
-  readonly path: string;
-}
 
 export interface ForwarderConfig extends MtaConfig {
   readonly file: string;
@@ -144,11 +139,7 @@ function readWebhooks(r: ConfigReader): Map<string, WebhookEndpoint> {
 }
 
 /** Problems for rule actions the forwarder does not carry out. */
-function unsupportedActions(
-  r: ConfigReader,
-  rules: unknown,
-  where: (path: (string | number)[]) => string,
-): void {
+function unsupportedActions(r: ConfigReader, rules: unknown, where: (path: ConfigPath) => string): void {
   if (!Array.isArray(rules)) return;
   rules.forEach((rule: unknown, index) => {
     if (rule === null || typeof rule !== 'object') return;
@@ -164,7 +155,7 @@ function readRules(
   r: ConfigReader,
   files: ReturnType<typeof createConfigFiles>,
   webhooks: string[],
-  where: (path: (string | number)[]) => string,
+  where: (path: ConfigPath) => string,
 ): Router | null {
   const value = r.get(['rules']);
   if (value === undefined || value === null) {
@@ -196,22 +187,6 @@ function readRules(
   return null;
 }
 
-function readChecks(r: ConfigReader, where: (path: (string | number)[]) => string): CheckSpec[] {
-  const checks: CheckSpec[] = [];
-  for (let i = 0; i < r.length(['checks']); i++) {
-    r.keys(['checks', i], ['module', 'options']);
-    const module = r.optionalString(['checks', i, 'module']);
-    if (module === null) r.problem(['checks', i, 'module'], 'is required (a package name or a ./file)');
-    else
-      checks.push({
-        module,
-        options: r.get(['checks', i, 'options']) ?? {},
-        path: `${where(['checks', i])}: checks[${i}]`,
-      });
-  }
-  return checks;
-}
-
 export interface ParseForwarderConfigOptions {
   readonly file: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -228,7 +203,7 @@ export function parseForwarderConfig(text: string, options: ParseForwarderConfig
   if (source.problems.length > 0) throw new ConfigError(source.problems);
   const r = createConfigReader(source);
   const files = createConfigFiles(r, options.file);
-  const where = (path: (string | number)[]) => source.where(path);
+  const where = (path: ConfigPath) => source.where(path);
   r.keys([], TOP);
   const mta = readMtaSections(r, {
     file: options.file,
@@ -263,7 +238,7 @@ export function parseForwarderConfig(text: string, options: ParseForwarderConfig
   if (verify && mta.admin === null)
     r.problem(['destinations', 'verify'], 'needs the admin listener (it serves the confirmation links)');
   const arc = readArc(r, files);
-  const checks = readChecks(r, where);
+  const checks = readCheckSpecs(r, where);
   if (r.problems.length > 0 || router === null || typeof listen === 'string')
     throw new ConfigError(r.problems);
   return {

@@ -6,7 +6,7 @@
 // graceful shutdown: stop accepting, finish or give back deliveries, close the queue and store.
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createResolver, createSrs, type Srs } from '@mailyard/auth';
 import {
   type BounceNotice,
@@ -30,11 +30,14 @@ import {
   type Logger,
   type MtaMetrics,
   openAdminHttp,
+  silentLogger,
 } from '@mailyard/service';
 import {
+  type Check,
   createDnsResolver,
   createSmtpCourier,
   createSmtpServer,
+  type DnsResolver,
   type ListeningAddress,
   loadChecks,
   parseAddress,
@@ -81,6 +84,27 @@ function bounceToOriginalSender(
     if (typeof original !== 'string') return handler(notice);
     return handler({ ...notice, envelope: { ...notice.envelope, mailFrom: parseAddress(original) } });
   };
+}
+
+/**
+ * Loads the configured check modules (by package name from the forwarder's dependencies, or a
+ * file beside the configuration); throws CheckConfigError naming each bad entry's place.
+ */
+export function loadForwarderChecks(
+  config: Pick<ForwarderConfig, 'checks' | 'file' | 'dns'>,
+  host: { resolver?: DnsResolver; logger?: Logger } = {},
+  importCheck: (specifier: string) => Promise<unknown> = (name) => import(name),
+): Promise<Check[]> {
+  const dns = config.dns.servers.length > 0 ? { servers: config.dns.servers } : undefined;
+  return loadChecks(
+    config.checks,
+    {
+      resolver: host.resolver ?? createDnsResolver(dns),
+      logger: host.logger ?? silentLogger,
+      configDir: dirname(config.file),
+    },
+    importCheck,
+  );
 }
 
 export async function openForwarder(
@@ -143,10 +167,10 @@ export async function openForwarder(
       },
     });
     const checkResolver = createDnsResolver(dnsServers);
-    const checks = await loadChecks(
-      config.checks.map((c) => ({ module: c.module, options: c.options, path: c.path })),
-      { resolver: checkResolver, logger, configDir: join(config.file, '..') },
-      options.importCheck ?? ((name) => import(name)),
+    const checks = await loadForwarderChecks(
+      config,
+      { resolver: checkResolver, logger },
+      options.importCheck,
     );
     let backend: SmtpBackend = createForwardBackend({
       pipeline,

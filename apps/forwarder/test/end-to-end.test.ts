@@ -109,6 +109,31 @@ describe('forwarding on loopback', () => {
     });
   });
 
+  it('refuses a message that has looped through more than 50 hops with 554 5.4.6', async () => {
+    const received = Array.from(
+      { length: 51 },
+      (_, i) => `Received: from hop${i}.test by hop${i + 1}.test; Sun, 29 Nov 2026 10:00:00 +0000`,
+    );
+    const raw = [
+      ...received,
+      'From: ann@sender.test',
+      'To: alias@forward.test',
+      'Subject: loop',
+      '',
+      'again',
+      '',
+    ].join('\r\n');
+    const transport = createTransport({
+      host: '127.0.0.1',
+      port: world.port,
+      secure: false,
+      tls: { rejectUnauthorized: false },
+    });
+    await expect(
+      transport.sendMail({ envelope: { from: 'ann@sender.test', to: ['alias@forward.test'] }, raw }),
+    ).rejects.toMatchObject({ responseCode: 554, response: expect.stringContaining('5.4.6') });
+  });
+
   it('routes a catch-all and a subaddress as documented; a drop rule accepts and delivers nothing', async () => {
     await send(world.port, { from: 'ann@sender.test', to: ['anything@catch.test'], dkim: true });
     await send(world.port, { from: 'ann@sender.test', to: ['alice+shop@forward.test'], dkim: true });

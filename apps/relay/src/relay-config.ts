@@ -16,9 +16,10 @@ import {
   loadConfigFile,
   type MtaConfig,
   parseHostPort,
+  readCheckSpecs,
   readMtaSections,
 } from '@mailyard/service';
-import { normalizeDomain } from '@mailyard/smtp';
+import { type CheckSpec, normalizeDomain } from '@mailyard/smtp';
 import { FORWARDER_ONLY_MESSAGE, forwarderOnlyPaths, forwarderOnlyProblems } from './forwarder-actions.ts';
 import { checkNetwork } from './network-list.ts';
 
@@ -53,6 +54,8 @@ export interface RelayConfig extends MtaConfig {
   };
   readonly dkim: readonly DkimKeyConfig[];
   readonly router: Router | null;
+  /** Check modules to load (the same ones the forwarder loads). */
+  readonly checks: readonly CheckSpec[];
 }
 
 /** MTA_SECTIONS of @mailyard/service and the relay's own keys, in the order problems list them. */
@@ -71,6 +74,7 @@ const TOP = [
   'delivery',
   'admin',
   'log',
+  'checks',
 ];
 
 export interface ParseRelayConfigOptions {
@@ -223,6 +227,8 @@ export function parseRelayConfig(text: string, options: ParseRelayConfigOptions)
     } else r.problem(['rules'], 'must be a rules file name or a list of rules');
   }
 
+  const checks = readCheckSpecs(r, (path) => source.where(path));
+
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return {
     ...shared,
@@ -234,6 +240,7 @@ export function parseRelayConfig(text: string, options: ParseRelayConfigOptions)
     authThrottle,
     dkim,
     router,
+    checks,
   };
 }
 

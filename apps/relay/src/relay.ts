@@ -10,6 +10,7 @@
 // then close the queue and its store.
 
 import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import {
   createBounceHandler,
   createQueueHttpHandler,
@@ -30,10 +31,13 @@ import {
   openAdminHttp,
 } from '@mailyard/service';
 import {
+  createDnsResolver,
   createSmtpServer,
   type ListeningAddress,
+  loadChecks,
   type SmtpListenerOptions,
   type SmtpServer,
+  withChecks,
 } from '@mailyard/smtp';
 import { type AcceptPipeline, createAcceptPipeline } from './accept-pipeline.ts';
 import { createAuthThrottle } from './auth-throttle.ts';
@@ -49,6 +53,8 @@ export interface OpenRelayOptions {
   readonly logger?: Logger;
   /** Names this process's queue worker (default host:pid:random). */
   readonly owner?: string;
+  /** Imports a check module by name; default: resolved from the relay's own dependencies. */
+  readonly importCheck?: (specifier: string) => Promise<unknown>;
 }
 
 export interface Relay extends AsyncDisposable {
@@ -100,7 +106,15 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       router: config.router,
       logger,
     });
-    const backend = createRelayBackend({
+    const checkResolver = createDnsResolver(
+      config.dns.servers.length > 0 ? { servers: config.dns.servers } : undefined,
+    );
+    const checks = await loadChecks(
+      config.checks,
+      { resolver: checkResolver, logger, configDir: dirname(config.file) },
+      options.importCheck ?? ((name) => import(name)),
+    );
+    const relayBackend = createRelayBackend({
       pipeline,
       users: config.usersFile ? openUsersFile(config.usersFile) : null,
       throttle: createAuthThrottle(config.authThrottle),
@@ -111,6 +125,10 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       logger,
       onReply: (code) => metrics.reply(code),
     });
+    const backend =
+      checks.length > 0
+        ? withChecks(relayBackend, checks, { resolver: checkResolver, logger })
+        : relayBackend;
     const listeners: SmtpListenerOptions[] = [];
     const { submission, submissions, trusted } = config.listeners;
     if (submission) listeners.push({ name: 'submission', ...submission, tls: 'starttls', requireAuth: true });

@@ -7,6 +7,7 @@ export {
   openAdminHttp,
   sendJson,
 } from './admin-http.ts';
+export { readCheckSpecs } from './check-specs.ts';
 export {
   type ConfigPath,
   type ConfigSource,

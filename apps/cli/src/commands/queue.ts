@@ -1,15 +1,16 @@
-// `mailyard queue ls|show|retry|hold|release|delete|bounce`: operate the relay's queue, opened from
-// the relay's configuration (its data dir's SQLite file, or `queue.url` PostgreSQL). Only operator
+// `mailyard queue ls|show|retry|hold|release|delete|bounce`: operate the queue of a relay or a
+// forwarder, opened from its configuration (its data dir's SQLite file, or `queue.url` PostgreSQL). Only operator
 // changes are made: no worker runs here. Staged chunks younger than an hour are left alone, so a
 // relay enqueueing at the same moment is not disturbed.
 
 import { parseArgs } from 'node:util';
 import { openQueue, openQueueStore, type Queue, type RecipientState } from '@mailyard/queue';
-import { ConfigError, readRelayConfig } from '@mailyard/relay';
+import { ConfigError } from '@mailyard/service';
 import { type Command, UsageError } from '../io.ts';
+import { readMtaConfig } from '../mta-config.ts';
 
 const USAGE = `Usage:
-  mailyard queue ls [--state S] [--rcpt ADDR] [--limit N] [--json] --config relay.yaml
+  mailyard queue ls [--state S] [--rcpt ADDR] [--limit N] [--json] --config relay.yaml|forwarder.yaml
   mailyard queue show ID --config relay.yaml
   mailyard queue retry|hold|release|bounce ID [--rcpt ADDR] --config relay.yaml
   mailyard queue delete ID --config relay.yaml
@@ -48,9 +49,9 @@ export const run: Command = async (argv, io) => {
   if (!values.config) throw new UsageError(`--config is required\n${USAGE}`);
   const id = positionals[0];
   if (action !== 'ls' && !id) throw new UsageError(`${action} needs a queue id\n${USAGE}`);
-  let config: ReturnType<typeof readRelayConfig>;
+  let config: ReturnType<typeof readMtaConfig>['config'];
   try {
-    config = readRelayConfig(values.config, io.env);
+    ({ config } = readMtaConfig(values.config, io.env));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) io.stderr.write(`  ${problem}\n`);

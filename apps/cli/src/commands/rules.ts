@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { explainForwarding, type ForwarderConfig, readForwarderConfig } from '@mailyard/forwarder';
 import {
   type CompileResult,
   compileRules,
@@ -10,8 +11,10 @@ import {
   formatExplanation,
   formatProblem,
 } from '@mailyard/rules';
+import { ConfigError } from '@mailyard/service';
 import { type Address, parseAddress, type SmtpError } from '@mailyard/smtp';
 import { type Command, type CommandIo, UsageError } from '../io.ts';
+import { isForwarderConfig } from '../mta-config.ts';
 import { subcommands } from '../subcommands.ts';
 
 const USAGE = `Usage:
@@ -21,7 +24,8 @@ const USAGE = `Usage:
                        [--dmarc|--spf|--dkim|--arc VERDICT] [--header 'Name: value']... [--verbose]
 
 check  validates the file and lists every problem as FILE:LINE:COL; exits 1 on any error.
-test   prints, for each recipient, the plan, the rule that decided and every rule tried.
+test   prints, for each recipient, the plan, the rule that decided and every rule tried; given a
+       forwarder's configuration (forwarder.yaml), also what SRS, subaddressing and ARC do.
 `;
 
 async function load(io: CommandIo, file: string, names: { smarthosts?: string[]; webhooks?: string[] }) {
@@ -134,11 +138,25 @@ const test: Command = async (argv, io) => {
     ...(Object.keys(auth).length > 0 ? { auth } : {}),
     ...(headers ? { headers } : {}),
   };
+  const envelope = { mailFrom, rcptTo, params: {} };
+  if (isForwarderConfig(values.config)) {
+    // A forwarder's configuration: the rules, and what SRS, subaddressing and ARC add to them.
+    let config: ForwarderConfig;
+    try {
+      config = readForwarderConfig(values.config, io.env);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const problem of error.problems) io.stderr.write(`${problem}\n`);
+      return 1;
+    }
+    io.stdout.write(explainForwarding(config, envelope, facts, { verbose: values.verbose ?? false }));
+    return 0;
+  }
   const result = await load(io, values.config, {});
   if (!result) return 1;
   report(io, result);
   if (!result.ok) return 1;
-  const explanation = result.router.explain({ mailFrom, rcptTo, params: {} }, facts, {
+  const explanation = result.router.explain(envelope, facts, {
     verbose: values.verbose ?? false,
   });
   io.stdout.write(formatExplanation(explanation, { file: values.config }));
