@@ -4,7 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { dkimDnsRecord, generateDkimKey } from '@mailyard/auth';
-import { silentLogger } from '@mailyard/service';
+import { type Logger, silentLogger } from '@mailyard/service';
 import {
   createTestCertificate,
   type DnsServer,
@@ -78,7 +78,11 @@ export interface TestWorld extends AsyncDisposable {
 let certificate: ReturnType<typeof createTestCertificate> | undefined;
 
 /** DNS, the MX peer and a forwarder; `overrides` replace top-level keys of the configuration. */
-export async function startWorld(overrides: Json = {}, peerScript: PeerScript = {}): Promise<TestWorld> {
+export async function startWorld(
+  overrides: Json = {},
+  peerScript: PeerScript = {},
+  logger: Logger = silentLogger,
+): Promise<TestWorld> {
   const dir = await openTempDir('mailyard-forwarder-');
   const dns = await startDns(ZONE);
   const peer = await startPeer({ name: 'mx.test', ...peerScript });
@@ -106,9 +110,7 @@ export async function startWorld(overrides: Json = {}, peerScript: PeerScript = 
   };
   const file = dir.join('forwarder.yaml');
   writeFileSync(file, stringify(config));
-  const forwarder = await openForwarder(parseForwarderConfig(stringify(config), { file }), {
-    logger: silentLogger,
-  });
+  const forwarder = await openForwarder(parseForwarderConfig(stringify(config), { file }), { logger });
   return {
     dns,
     peer,
