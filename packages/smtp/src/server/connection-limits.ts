@@ -21,37 +21,53 @@ export interface ConnectionLimits {
   countFor(remoteAddress: string): number;
 }
 
+/** One taken slot: a plain object, not a closure, as every connection takes one. */
+class Slot implements Admission {
+  private readonly counts: Counts;
+  private readonly remoteAddress: string;
+  private released = false;
+
+  constructor(counts: Counts, remoteAddress: string) {
+    this.counts = counts;
+    this.remoteAddress = remoteAddress;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const { perIp } = this.counts;
+    this.counts.total--;
+    const left = (perIp.get(this.remoteAddress) ?? 1) - 1;
+    if (left <= 0) perIp.delete(this.remoteAddress);
+    else perIp.set(this.remoteAddress, left);
+  }
+}
+
+interface Counts {
+  total: number;
+  readonly perIp: Map<string, number>;
+}
+
 export function createConnectionLimits(options: ConnectionLimitsOptions): ConnectionLimits {
-  const perIp = new Map<string, number>();
-  let total = 0;
+  const counts: Counts = { total: 0, perIp: new Map() };
   return {
     get total() {
-      return total;
+      return counts.total;
     },
     countFor(remoteAddress) {
-      return perIp.get(remoteAddress) ?? 0;
+      return counts.perIp.get(remoteAddress) ?? 0;
     },
     admit(remoteAddress) {
-      if (total >= options.maxConnections) {
+      if (counts.total >= options.maxConnections) {
         return new SmtpError(421, '4.3.2', 'Too many connections, try again later');
       }
-      const current = perIp.get(remoteAddress) ?? 0;
+      const current = counts.perIp.get(remoteAddress) ?? 0;
       if (current >= options.maxConnectionsPerIp) {
         return new SmtpError(421, '4.7.0', 'Too many connections from your address, try again later');
       }
-      total++;
-      perIp.set(remoteAddress, current + 1);
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          total--;
-          const left = (perIp.get(remoteAddress) ?? 1) - 1;
-          if (left <= 0) perIp.delete(remoteAddress);
-          else perIp.set(remoteAddress, left);
-        },
-      };
+      counts.total++;
+      counts.perIp.set(remoteAddress, current + 1);
+      return new Slot(counts, remoteAddress);
     },
   };
 }

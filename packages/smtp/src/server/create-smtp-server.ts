@@ -34,6 +34,7 @@ import {
   resolveLimits,
   type SmtpServerOptions,
 } from './server-options.ts';
+import { createSessionDeadlines } from './session-deadlines.ts';
 
 export interface ListeningAddress {
   readonly name: string;
@@ -200,6 +201,12 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
   const bareLineEndings = options.bareLineEndings ?? 'reject';
   const dsn = backend.dsn === true;
   const connectionLimits = createConnectionLimits(limits);
+  const deadlines =
+    limits.sessionTimeoutMs > 0
+      ? createSessionDeadlines<HardenedConnection>(limits.sessionTimeoutMs, (connection) =>
+          connection.sessionExpired(),
+        )
+      : null;
   const open = new Set<ConnectionContext>();
   let closing = false;
   let addresses: ListeningAddress[] = [];
@@ -248,7 +255,7 @@ export function createSmtpServer(options: SmtpServerOptions, backend: SmtpBacken
   function hooksFor(listener: ResolvedListener): ConnectionHooks {
     return {
       greetingDelayMs: listener.greetingDelayMs,
-      sessionTimeoutMs: limits.sessionTimeoutMs,
+      deadlines,
       maxUnrecognizedCommands: limits.maxUnrecognizedCommands,
       limits: connectionLimits,
       dataGuard: { maxSize: maxMessageSize, bareLineEndings },

@@ -18,11 +18,13 @@ import type { Admission, ConnectionLimits } from './connection-limits.ts';
 import type { DataGuardOptions } from './data-guard.ts';
 import { scheduleGreeting } from './greeting-delay.ts';
 import { MessageStream } from './message-stream.ts';
+import type { SessionDeadlines } from './session-deadlines.ts';
 
 /** What a connection asks of the server that owns it. */
 export interface ConnectionHooks {
   readonly greetingDelayMs: number;
-  readonly sessionTimeoutMs: number;
+  /** The server's session deadlines (one timer for all connections), or null: no deadline. */
+  readonly deadlines: SessionDeadlines<HardenedConnection> | null;
   readonly maxUnrecognizedCommands: number;
   readonly limits: ConnectionLimits;
   /** SIZE limit and bare line-end policy for each message. */
@@ -135,7 +137,6 @@ function verbOf(command: Buffer): string {
 export class HardenedConnection extends SMTPConnection {
   declare readonly hooks: ConnectionHooks;
   declare admission: Admission | null;
-  declare sessionTimer: NodeJS.Timeout | null;
   declare greetingTimer: NodeJS.Timeout | null;
   declare unrecognized: number;
 
@@ -150,7 +151,6 @@ export class HardenedConnection extends SMTPConnection {
     // our overrides (_createParser), and field initialisers would run after it.
     this.hooks = hooks;
     this.admission = null;
-    this.sessionTimer = null;
     this.greetingTimer = null;
     this.unrecognized = 0;
     hooks.created(this);
@@ -165,12 +165,7 @@ export class HardenedConnection extends SMTPConnection {
         return;
       }
       this.admission = admission;
-      if (this.hooks.sessionTimeoutMs > 0) {
-        this.sessionTimer = setTimeout(() => {
-          this.send(421, '4.4.2 Session time limit exceeded, closing connection');
-        }, this.hooks.sessionTimeoutMs);
-        this.sessionTimer.unref();
-      }
+      this.hooks.deadlines?.start(this);
       this.greetingTimer = scheduleGreeting(() => {
         this.greetingTimer = null;
         if (!this._closing && !this._closed) this.connectionReady();
@@ -181,7 +176,7 @@ export class HardenedConnection extends SMTPConnection {
   override _onClose(): void {
     if (!this._closed) {
       this.admission?.release();
-      if (this.sessionTimer) clearTimeout(this.sessionTimer);
+      this.hooks.deadlines?.end(this);
       if (this.greetingTimer) clearTimeout(this.greetingTimer);
       super._onClose();
       this.hooks.closed(this);
@@ -217,6 +212,11 @@ export class HardenedConnection extends SMTPConnection {
       this.send(421, '4.4.2 Closing connection after a protocol error');
     });
     return parser;
+  }
+
+  /** The total session deadline passed (session-deadlines.ts). */
+  sessionExpired(): void {
+    this.send(421, '4.4.2 Session time limit exceeded, closing connection');
   }
 
   /** Sends a reply that carries its own enhanced code (smtp-server adds none). */
