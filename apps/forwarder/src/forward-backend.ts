@@ -4,7 +4,7 @@
 // rule accepts (550 5.1.1, never a later bounce: no backscatter), SRS addresses only when they
 // verify (550 5.7.1); DATA — the forward pipeline, which answers once the queue committed.
 
-import type { Logger } from '@mailyard/service';
+import { createRefuse, type Logger } from '@mailyard/service';
 import { formatAddress, type SmtpBackend, SmtpError, type SmtpSession } from '@mailyard/smtp';
 import type { ClientRate } from './client-rate.ts';
 import type { ForwardPipeline } from './forward-pipeline.ts';
@@ -22,24 +22,11 @@ export interface ForwardBackendOptions {
 
 export function createForwardBackend(options: ForwardBackendOptions): SmtpBackend {
   const { pipeline, logger } = options;
-  const reply = options.onReply ?? (() => {});
+  const refuseFor = createRefuse(logger, options.onReply);
   return {
     dsn: true,
     connect(info): SmtpSession {
-      const refuse = (error: SmtpError, fields: object = {}): never => {
-        reply(error.code);
-        logger.info(
-          {
-            sessionId: info.sessionId,
-            remoteAddr: info.remoteAddress,
-            smtpCode: error.code,
-            enhanced: error.enhanced,
-            ...fields,
-          },
-          'refused',
-        );
-        throw error;
-      };
+      const refuse = (error: SmtpError, fields: object = {}): never => refuseFor(error, info, fields);
       if (options.connectionRate && !options.connectionRate.take(info.remoteAddress)) {
         refuse(new SmtpError(421, '4.7.0', 'Too many connections from your address, try again later'));
       }
@@ -67,7 +54,7 @@ export function createForwardBackend(options: ForwardBackendOptions): SmtpBacken
               helo: info.helo,
               sessionId: info.sessionId,
             });
-            reply(250);
+            options.onReply?.(250);
             logger.info(
               {
                 sessionId: info.sessionId,

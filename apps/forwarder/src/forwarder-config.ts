@@ -4,21 +4,21 @@
 // are read by @mailyard/service exactly as the relay reads them; the keys below are the forwarder's.
 
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { ArcKey } from '@mailyard/auth';
 import { compileRules, formatProblem, type Router } from '@mailyard/rules';
 import {
   ConfigError,
+  type ConfigFiles,
   type ConfigPath,
   type ConfigReader,
-  createConfigFiles,
-  createConfigReader,
   type HostPort,
   loadConfigFile,
   MTA_SECTIONS,
   type MtaConfig,
+  openConfig,
   parseHostPort,
   readCheckSpecs,
+  readConfigText,
   readMtaSections,
 } from '@mailyard/service';
 import { type CheckSpec, normalizeDomain } from '@mailyard/smtp';
@@ -76,7 +76,7 @@ function domainList(r: ConfigReader, path: (string | number)[]): string[] {
   });
 }
 
-function readSrs(r: ConfigReader, files: ReturnType<typeof createConfigFiles>, domains: string[]) {
+function readSrs(r: ConfigReader, files: ConfigFiles, domains: string[]) {
   r.keys(['srs'], ['domain', 'secrets', 'secretFile', 'maxAge']);
   const domain = (r.optionalString(['srs', 'domain']) ?? domains[0] ?? '').toLowerCase();
   if (!domain) r.problem(['srs', 'domain'], 'is required (or list domains)');
@@ -95,7 +95,7 @@ function readSrs(r: ConfigReader, files: ReturnType<typeof createConfigFiles>, d
   return { domain, secrets, maxAgeDays };
 }
 
-function readArc(r: ConfigReader, files: ReturnType<typeof createConfigFiles>): ArcKey | null {
+function readArc(r: ConfigReader, files: ConfigFiles): ArcKey | null {
   if (!r.has(['arc'])) return null;
   r.keys(['arc'], ['domain', 'selector', 'key']);
   for (const k of ['domain', 'selector', 'key'] as const)
@@ -153,7 +153,7 @@ function unsupportedActions(r: ConfigReader, rules: unknown, where: (path: Confi
 
 function readRules(
   r: ConfigReader,
-  files: ReturnType<typeof createConfigFiles>,
+  files: ConfigFiles,
   webhooks: string[],
   where: (path: ConfigPath) => string,
 ): Router | null {
@@ -195,16 +195,16 @@ export interface ParseForwarderConfigOptions {
 
 /** Parses and validates; throws ConfigError with every problem. */
 export function parseForwarderConfig(text: string, options: ParseForwarderConfigOptions): ForwarderConfig {
-  const source = loadConfigFile(text, {
+  const {
+    source,
+    reader: r,
+    files,
+  } = openConfig(text, {
     file: options.file,
     known: TOP,
     ...(options.env ? { env: options.env } : {}),
   });
-  if (source.problems.length > 0) throw new ConfigError(source.problems);
-  const r = createConfigReader(source);
-  const files = createConfigFiles(r, options.file);
   const where = (path: ConfigPath) => source.where(path);
-  r.keys([], TOP);
   const mta = readMtaSections(r, {
     file: options.file,
     ...(options.defaultHostname ? { defaultHostname: options.defaultHostname } : {}),
@@ -223,6 +223,12 @@ export function parseForwarderConfig(text: string, options: ParseForwarderConfig
     const value = r.integer(['limits', key], fallback, 0);
     return value === 0 ? null : value;
   };
+  const limits = {
+    maxRecipients: r.integer(['limits', 'maxRecipients'], 50, 1),
+    connectionsPerMinute: perMinute('connectionsPerMinute', 60),
+    messagesPerMinute: perMinute('messagesPerMinute', 120),
+  };
+  const keepTag = r.boolean(['subaddressing', 'keepTag'], false);
   r.keys(['subaddressing'], ['separator', 'keepTag']);
   const separator =
     r.has(['subaddressing', 'separator']) || r.get(['subaddressing', 'separator']) === null
@@ -249,12 +255,8 @@ export function parseForwarderConfig(text: string, options: ParseForwarderConfig
     srs,
     arc,
     dmarc: dmarc as DmarcEnforcement,
-    limits: {
-      maxRecipients: r.integer(['limits', 'maxRecipients'], 50, 1),
-      connectionsPerMinute: perMinute('connectionsPerMinute', 60),
-      messagesPerMinute: perMinute('messagesPerMinute', 120),
-    },
-    subaddress: { separator, keepTag: r.boolean(['subaddressing', 'keepTag'], false) },
+    limits,
+    subaddress: { separator, keepTag },
     router,
     webhooks,
     destinations: { verify, publicUrl },
@@ -264,13 +266,5 @@ export function parseForwarderConfig(text: string, options: ParseForwarderConfig
 
 /** Reads and validates the file at `path`; throws ConfigError with every problem. */
 export function readForwarderConfig(path: string, env?: NodeJS.ProcessEnv): ForwarderConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([
-      `${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-    ]);
-  }
-  return parseForwarderConfig(text, { file: path, ...(env ? { env } : {}) });
+  return parseForwarderConfig(readConfigText(path), { file: path, ...(env ? { env } : {}) });
 }

@@ -10,16 +10,11 @@ import { dirname, join } from 'node:path';
 import { createResolver, createSrs, type Srs } from '@mailyard/auth';
 import {
   type BounceNotice,
-  createBounceHandler,
   createQueueHttpHandler,
   createWorker,
-  DEFAULT_LIFETIME_MS,
   type DelayNotices,
-  openDelayLedger,
-  openQueue,
-  openQueueStore,
+  openMtaQueue,
   type Queue,
-  startDelayNotices,
   type Worker,
 } from '@mailyard/queue';
 import {
@@ -75,15 +70,11 @@ export interface Forwarder extends AsyncDisposable {
   close(options?: { deadlineMs?: number }): Promise<void>;
 }
 
-/** The queue's `onBounce`: the DSN goes to the original sender, not to our SRS address. */
-function bounceToOriginalSender(
-  handler: (notice: BounceNotice) => Promise<void>,
-): (notice: BounceNotice) => Promise<void> {
-  return (notice) => {
-    const original = notice.meta.originalSender;
-    if (typeof original !== 'string') return handler(notice);
-    return handler({ ...notice, envelope: { ...notice.envelope, mailFrom: parseAddress(original) } });
-  };
+/** A bounce notice addressed to the original sender, not to the SRS address the message was queued with. */
+function toOriginalSender(notice: BounceNotice): BounceNotice {
+  const original = notice.meta.originalSender;
+  if (typeof original !== 'string') return notice;
+  return { ...notice, envelope: { ...notice.envelope, mailFrom: parseAddress(original) } };
 }
 
 /**
@@ -113,23 +104,17 @@ export async function openForwarder(
 ): Promise<Forwarder> {
   const logger = options.logger ?? createLogger({ app: 'forwarder', level: config.log.level });
   mkdirSync(join(config.dataDir, 'spool'), { recursive: true, mode: 0o700 });
-  const lifetimeMs = config.queue.lifetimeMs ?? DEFAULT_LIFETIME_MS;
   const cleanup: (() => Promise<void> | void)[] = [];
   try {
-    const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir });
-    cleanup.push(() => store.close());
-    let queueRef: Queue | undefined;
-    const queue = await openQueue({
-      store,
+    const mta = await openMtaQueue({
+      settings: config.queue,
+      dataDir: config.dataDir,
+      reportingMta: config.hostname,
       logger,
-      maxMessageSize: config.queue.maxMessageSize + 64 * 1024,
-      retry: { ...(config.queue.retry ? { schedule: config.queue.retry } : {}), lifetimeMs },
-      onBounce: bounceToOriginalSender(
-        createBounceHandler(() => queueRef as Queue, { reportingMta: config.hostname, logger }),
-      ),
+      notice: toOriginalSender,
     });
-    queueRef = queue;
-    cleanup.push(() => queue.close());
+    cleanup.push(() => mta.close());
+    const { queue, delayNotices } = mta;
     const metrics = createMtaMetrics(queue);
     cleanup.push(() => metrics.close());
     const srs = createSrs({
@@ -230,16 +215,6 @@ export async function openForwarder(
       await worker.stop();
       await courier.close();
     });
-    const ledger = await openDelayLedger({ ...config.queue, dataDir: config.dataDir });
-    const delayNotices = startDelayNotices({
-      queue,
-      ledger,
-      delayNoticeMs: config.queue.delayNoticeMs,
-      lifetimeMs,
-      reportingMta: config.hostname,
-      logger,
-    });
-    cleanup.push(() => delayNotices.close());
     let admin: AdminHttp | null = null;
     if (config.admin) {
       admin = await openAdminHttp({
@@ -261,13 +236,11 @@ export async function openForwarder(
         logger.info({}, 'forwarder stopping');
         await server.close({ deadline: closeOptions.deadlineMs ?? 10_000 });
         await admin?.close();
-        await delayNotices.close();
         await worker.stop();
         await courier.close();
         metrics.close();
-        await queue.close();
         await destinations?.close();
-        await store.close();
+        await mta.close();
         logger.info({}, 'forwarder stopped');
       })();
       return closing;

@@ -10,13 +10,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { compileRules, formatProblem, type Router } from '@mailyard/rules';
 import {
   ConfigError,
-  createConfigFiles,
-  createConfigReader,
   type HostPort,
-  loadConfigFile,
   type MtaConfig,
+  openConfig,
   parseHostPort,
   readCheckSpecs,
+  readConfigText,
   readMtaSections,
 } from '@mailyard/service';
 import { type CheckSpec, normalizeDomain } from '@mailyard/smtp';
@@ -87,16 +86,15 @@ export interface ParseRelayConfigOptions {
 
 /** Parses and validates; throws ConfigError with every problem. */
 export function parseRelayConfig(text: string, options: ParseRelayConfigOptions): RelayConfig {
-  const source = loadConfigFile(text, {
+  const {
+    source,
+    reader: r,
+    files,
+  } = openConfig(text, {
     file: options.file,
     known: TOP,
     ...(options.env ? { env: options.env } : {}),
   });
-  // A file that does not parse has no schema problems worth reporting yet.
-  if (source.problems.length > 0) throw new ConfigError(source.problems);
-  const r = createConfigReader(source);
-  const files = createConfigFiles(r, options.file);
-  r.keys([], TOP);
 
   // Problems come in this order: the shared sections, then the relay's own keys.
   const shared = readMtaSections(r, {
@@ -246,13 +244,5 @@ export function parseRelayConfig(text: string, options: ParseRelayConfigOptions)
 
 /** Reads and validates the file at `path`; throws ConfigError with every problem. */
 export function readRelayConfig(path: string, env?: NodeJS.ProcessEnv): RelayConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError([
-      `${path}: cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-    ]);
-  }
-  return parseRelayConfig(text, { file: path, ...(env ? { env } : {}) });
+  return parseRelayConfig(readConfigText(path), { file: path, ...(env ? { env } : {}) });
 }

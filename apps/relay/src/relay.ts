@@ -11,17 +11,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import {
-  createBounceHandler,
-  createQueueHttpHandler,
-  DEFAULT_LIFETIME_MS,
-  type DelayNotices,
-  openDelayLedger,
-  openQueue,
-  openQueueStore,
-  type Queue,
-  startDelayNotices,
-} from '@mailyard/queue';
+import { createQueueHttpHandler, type DelayNotices, openMtaQueue, type Queue } from '@mailyard/queue';
 import {
   type AdminHttp,
   createLogger,
@@ -75,30 +65,19 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
   const logger = options.logger ?? createLogger({ app: 'relay', level: config.log.level });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const signer = createDkimSigner(config.dkim);
-  const lifetimeMs = config.queue.lifetimeMs ?? DEFAULT_LIFETIME_MS;
   const cleanup: (() => Promise<void> | void)[] = [];
   const unwind = async (): Promise<void> => {
     for (const step of cleanup.reverse()) await step();
   };
   try {
-    const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir });
-    cleanup.push(() => store.close());
-    let queueRef: Queue | undefined;
-    const queue = await openQueue({
-      store,
+    const mta = await openMtaQueue({
+      settings: config.queue,
+      dataDir: config.dataDir,
+      reportingMta: config.hostname,
       logger,
-      maxMessageSize: config.queue.maxMessageSize + 64 * 1024,
-      retry: {
-        ...(config.queue.retry ? { schedule: config.queue.retry } : {}),
-        lifetimeMs,
-      },
-      onBounce: createBounceHandler(() => queueRef as Queue, {
-        reportingMta: config.hostname,
-        logger,
-      }),
     });
-    queueRef = queue;
-    cleanup.push(() => queue.close());
+    cleanup.push(() => mta.close());
+    const { queue, delayNotices } = mta;
     const metrics = createMtaMetrics(queue);
     cleanup.push(() => metrics.close());
     const pipeline = createAcceptPipeline({
@@ -162,16 +141,6 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       ...(options.owner ? { owner: options.owner } : {}),
     });
     cleanup.push(() => delivery.stop());
-    const ledger = await openDelayLedger({ ...config.queue, dataDir: config.dataDir });
-    const delayNotices = startDelayNotices({
-      queue,
-      ledger,
-      delayNoticeMs: config.queue.delayNoticeMs,
-      lifetimeMs,
-      reportingMta: config.hostname,
-      logger,
-    });
-    cleanup.push(() => delayNotices.close());
     let admin: AdminHttp | null = null;
     if (config.admin) {
       admin = await openAdminHttp({
@@ -197,11 +166,9 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
         // Stop accepting first; then deliveries; the queue and store last.
         await server.close({ deadline: closeOptions.deadlineMs ?? 10_000 });
         await admin?.close();
-        await delayNotices.close();
         await delivery.stop();
         metrics.close();
-        await queue.close();
-        await store.close();
+        await mta.close();
         logger.info({}, 'relay stopped');
       })();
       return closing;

@@ -6,6 +6,7 @@
 
 import type { Router } from '@mailyard/rules';
 import type { Logger } from '@mailyard/service';
+import { createRefuse } from '@mailyard/service';
 import {
   type AuthCredentials,
   type ConnectionInfo,
@@ -39,20 +40,7 @@ export interface RelayBackendOptions {
 export function createRelayBackend(options: RelayBackendOptions): SmtpBackend {
   const { pipeline, throttle, logger } = options;
   const reply = options.onReply ?? (() => {});
-  const refuse = (error: SmtpError, info: ConnectionInfo, fields: object): never => {
-    reply(error.code);
-    logger.info(
-      {
-        sessionId: info.sessionId,
-        remoteAddr: info.remoteAddress,
-        smtpCode: error.code,
-        enhanced: error.enhanced,
-        ...fields,
-      },
-      'refused',
-    );
-    throw error;
-  };
+  const refuse = createRefuse(logger, reply);
 
   const backend: SmtpBackend = {
     dsn: true,

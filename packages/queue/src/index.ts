@@ -33,6 +33,13 @@ export type {
   QueueLogger,
 } from './events.ts';
 export type { MessageInput } from './message-body.ts';
+export {
+  type MtaQueue,
+  type MtaQueueOptions,
+  type MtaQueueSettings,
+  openMtaQueue,
+  TRACE_ALLOWANCE,
+} from './mta-queue.ts';
 export { openQueueStore, type QueueStoreLocation } from './open-queue-store.ts';
 export { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres-store.ts';
 export {

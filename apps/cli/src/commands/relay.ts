@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { addUser, ConfigError, openRelay, readRelayConfig } from '@mailyard/relay';
 import { type Command, UsageError } from '../io.ts';
+import { parseServiceArgs, reportProblems, runUntilAborted } from '../service-command.ts';
 
 const USAGE = `Usage:
   mailyard relay --config relay.yaml            run the relay (SIGINT/SIGTERM stop it gracefully)
@@ -46,49 +47,22 @@ const adduser: Command = async (argv, io) => {
 
 export const run: Command = async (argv, io) => {
   if (argv[0] === 'adduser') return adduser(argv.slice(1), io);
-  let values: { config?: string; 'check-config'?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        config: { type: 'string', short: 'c' },
-        'check-config': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
-  }
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (!values.config) throw new UsageError(`--config is required\n${USAGE}`);
+  const args = parseServiceArgs(argv, USAGE, io);
+  if (!args) return 0;
   let config: ReturnType<typeof readRelayConfig>;
   try {
-    config = readRelayConfig(values.config, io.env);
+    config = readRelayConfig(args.config, io.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    io.stderr.write(`mailyard relay: ${values.config}: ${error.problems.length} problem(s)\n`);
-    for (const problem of error.problems) io.stderr.write(`  ${problem}\n`);
-    return 1;
+    return reportProblems(io, 'relay', args.config, error.problems);
   }
-  if (values['check-config']) {
-    io.stdout.write(`mailyard relay: ${values.config}: configuration OK\n`);
+  if (args.checkConfig) {
+    io.stdout.write(`mailyard relay: ${args.config}: configuration OK\n`);
     return 0;
   }
   const relay = await openRelay(config);
   for (const [name, l] of Object.entries(relay.listeners))
     io.stdout.write(`mailyard relay: ${name} smtp://${l.host}:${l.port}\n`);
   if (relay.adminUrl) io.stdout.write(`mailyard relay: admin ${relay.adminUrl}\n`);
-  io.stdout.write('mailyard relay: ready\n');
-  if (!io.signal.aborted) {
-    await new Promise<void>((resolve) =>
-      io.signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
-  }
-  io.stdout.write('mailyard relay: stopping\n');
-  await relay.close();
-  io.stdout.write('mailyard relay: stopped\n');
-  return 0;
+  return runUntilAborted(io, 'relay', relay);
 };
