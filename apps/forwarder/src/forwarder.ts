@@ -144,11 +144,16 @@ export async function openForwarder(
       logger,
       onVerificationNeeded: async (address, token) => {
         const publicUrl = config.destinations.publicUrl ?? admin?.url ?? '';
-        const queueId = await sendVerificationMail(queue, address, token, {
-          hostname: config.hostname,
-          publicUrl,
-        });
-        logger.info({ rcpt: address, queueId }, 'destination confirmation sent');
+        try {
+          const queueId = await sendVerificationMail(queue, address, token, {
+            hostname: config.hostname,
+            publicUrl,
+          });
+          logger.info({ rcpt: address, queueId }, 'destination confirmation sent');
+        } catch (error) {
+          // The message itself is still held (not lost); the operator sees why no link went out.
+          logger.error({ rcpt: address, err: error }, 'destination confirmation not sent');
+        }
       },
     });
     const checkResolver = createDnsResolver(dnsServers);
