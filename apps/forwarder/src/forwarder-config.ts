@@ -3,7 +3,7 @@
 // with its path and line. The sections every MTA shares (queue, dns, tls, delivery, admin, log…)
 // are read by @mailyard/service exactly as the relay reads them; the keys below are the forwarder's.
 
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { ArcKey } from '@mailyard/auth';
 import { compileRules, formatProblem, type Router } from '@mailyard/rules';
 import {
@@ -100,18 +100,22 @@ function readArc(r: ConfigReader, files: ConfigFiles): ArcKey | null {
   r.keys(['arc'], ['domain', 'selector', 'key']);
   for (const k of ['domain', 'selector', 'key'] as const)
     if (!r.has(['arc', k])) r.problem(['arc', k], 'is required');
-  const privateKey = files.read(['arc', 'key'], r.optionalString(['arc', 'key']));
-  if (privateKey) {
+  const pem = files.read(['arc', 'key'], r.optionalString(['arc', 'key']));
+  // Parsed once here: every seal uses the same key object.
+  let privateKey: KeyObject | null = null;
+  if (pem) {
     try {
-      const key = createPrivateKey(privateKey);
-      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
-      if (key.asymmetricKeyType === 'rsa' && bits < 2048)
-        r.problem(['arc', 'key'], `RSA key of ${bits} bits: ARC needs 2048 or more`);
-      else if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'ed25519')
-        r.problem(['arc', 'key'], `${key.asymmetricKeyType} keys cannot seal ARC: use rsa or ed25519`);
+      privateKey = createPrivateKey(pem);
     } catch {
       r.problem(['arc', 'key'], 'is not a PEM private key');
     }
+  }
+  if (privateKey) {
+    const bits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (privateKey.asymmetricKeyType === 'rsa' && bits < 2048)
+      r.problem(['arc', 'key'], `RSA key of ${bits} bits: ARC needs 2048 or more`);
+    else if (privateKey.asymmetricKeyType !== 'rsa' && privateKey.asymmetricKeyType !== 'ed25519')
+      r.problem(['arc', 'key'], `${privateKey.asymmetricKeyType} keys cannot seal ARC: use rsa or ed25519`);
   }
   const domain = r.optionalString(['arc', 'domain']);
   const selector = r.optionalString(['arc', 'selector']);

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createStaticResolver } from './dns.ts';
 import { dkimDnsRecord, generateDkimKey } from './keys.ts';
@@ -46,6 +47,19 @@ describe('sealArc', () => {
     expect(sealed.headers).toMatch(/^ARC-Message-Signature: i=1;/m);
     expect(sealed.headers).toMatch(/^ARC-Authentication-Results: i=1; mx\.forwarder\.test;/m);
     const next = await verify(sealed.headers + message, {
+      ...options('mx.list.test'),
+      clientIp: '203.0.113.1',
+    });
+    expect(next.arc).toMatchObject({ result: 'pass', instance: 1 });
+  });
+
+  it('seals with a key parsed once (a KeyObject), as a forwarder keeps it', async () => {
+    const verdict = await verify(MESSAGE, options('mx.forwarder.test'));
+    const key = { domain: 'forwarder.test', selector: 'arc', privateKey: createPrivateKey(hop1.privateKey) };
+    const sealed = await sealArc(MESSAGE, verdict, key);
+    expect(sealed.sealed).toBe(true);
+    if (!sealed.sealed) return;
+    const next = await verify(sealed.headers + MESSAGE, {
       ...options('mx.list.test'),
       clientIp: '203.0.113.1',
     });

@@ -2,7 +2,7 @@
 // Authentication-Results, ARC-Message-Signature and ARC-Seal for instance i = n + 1, with cv=
 // from the verdict's chain result (none for the first set). mailauth creates the set.
 
-import { KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createSeal } from 'mailauth';
 import type { Verdict } from './verdict.ts';
 import type { MessageInput } from './verify.ts';
@@ -38,10 +38,9 @@ export async function sealArc(
   key: ArcKey,
   options: SealArcOptions = {},
 ): Promise<SealResult> {
-  const privateKey =
-    key.privateKey instanceof KeyObject
-      ? key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-      : key.privateKey;
+  // A parsed key goes to mailauth as it is (patches/mailauth: its types still say string | Buffer),
+  // so a caller that parses its key once does not pay for parsing it on every seal.
+  const privateKey = key.privateKey as string | Buffer;
   const input =
     typeof message === 'string'
       ? Buffer.from(message, 'utf8')

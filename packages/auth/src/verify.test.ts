@@ -50,6 +50,26 @@ describe('verify', () => {
     expect(verdict.dnsBudgetExhausted).toBe(false);
   });
 
+  it('looks up SPF while DKIM looks up its key, not after', async () => {
+    const inner = createStaticResolver(ZONE);
+    let inFlight = 0;
+    let most = 0;
+    const resolver: Resolver = async (name, type) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return await inner(name, type);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const verdict = await verify(await signed(), { ...base, clientIp: '192.0.2.10', resolver });
+    expect(verdict.spf.result).toBe('pass');
+    expect(verdict.dkim[0]?.result).toBe('pass');
+    expect(most).toBeGreaterThanOrEqual(2);
+  });
+
   it('writes one RFC 8601 Authentication-Results field with every method for our authserv-id', async () => {
     const verdict = await verify(await signed(), {
       ...base,
