@@ -88,11 +88,26 @@ export function stripHtml(html: string): string {
 
 /** Mailpit's snippet: HTML without tags (or the text), whitespace collapsed, at most 200 bytes. */
 export function makeSnippet(text: string, html: string): string {
-  const source = (html ? stripHtml(html.slice(0, 100_000)) : text.slice(0, 100_000))
-    .replace(/\s+/g, ' ')
-    .trim();
-  const bytes = Buffer.from(source);
-  if (bytes.length <= 200) return source;
+  return snippetOf(html ? stripHtml(html.slice(0, 100_000)) : text);
+}
+
+/** The snippet of text that has no tags. Reads only as far as 200 bytes of it need. */
+function snippetOf(plain: string): string {
+  let source = '';
+  // Collapsing a prefix gives the same first 200 bytes as collapsing the whole, once the
+  // prefix has more than 200 bytes without its trailing space.
+  for (let end = 1024; ; end *= 8) {
+    const last = end >= plain.length || end >= 100_000;
+    source = plain.slice(0, Math.min(end, 100_000)).replace(/\s+/g, ' ').trimStart();
+    if (last) {
+      source = source.trimEnd();
+      break;
+    }
+    if (Buffer.byteLength(source.trimEnd()) > 200) break;
+  }
+  if (Buffer.byteLength(source) <= 200) return source;
+  // The first 200 bytes lie within the first 200 characters.
+  const bytes = Buffer.from(source.slice(0, 200));
   // Cut on a character boundary: drop a partial UTF-8 sequence at the end.
   return `${bytes
     .subarray(0, 200)
@@ -102,10 +117,10 @@ export function makeSnippet(text: string, html: string): string {
 
 /** Mailpit's cleanString: lowercase, and `<>",;()` and newlines become spaces. */
 export function cleanString(text: string): string {
+  // One pass: the characters become spaces and every run of spaces collapses to one.
   return text
     .toLowerCase()
-    .replace(/[<>",;()\r\n]/g, ' ')
-    .replace(/\s+/g, ' ')
+    .replace(/[\s<>",;()]+/g, ' ')
     .trim();
 }
 
@@ -201,6 +216,7 @@ export async function parseMessage(source: Readable): Promise<ParsedMessage> {
   const unsubscribe = rawHeader(parser, 'list-unsubscribe');
   const { links, codes } = extractLinksAndCodes(text, html);
   const body = html ? stripHtml(html.slice(0, 1_000_000)) : text.slice(0, 1_000_000);
+  // The snippet comes from the same text without tags: HTML is stripped once, not twice.
   const searchText = cleanString(
     [
       from ? `${from.Name} ${from.Address}` : '',
@@ -234,7 +250,7 @@ export async function parseMessage(source: Readable): Promise<ParsedMessage> {
       Errors: '',
       HeaderPost: rawHeader(parser, 'list-unsubscribe-post'),
     },
-    snippet: makeSnippet(text, html),
+    snippet: snippetOf(body),
     searchText,
     links,
     codes,

@@ -7,10 +7,12 @@
 //
 // Cost per message is what a sink is judged by, so acceptance does the least it can: messages
 // that finish in the same event-loop turn are committed in one transaction (group commit),
-// every insert appends to its B-tree (raw chunks are keyed by an increasing integer), and the
-// database runs in WAL mode with synchronous=NORMAL: a commit reaches the OS before the 250
-// goes out, but is not fsynced per message (a power cut may lose the last messages; a crash of
-// the sink itself loses nothing). A test sink is not a relay: nobody's mail is lost for good.
+// an accepted message touches two B-trees only (its row and its raw chunks, both appended:
+// keys come from counters, no secondary index; the id carries the row's key, see
+// message-id.ts, and the unread count is kept in memory), and the database runs in WAL mode
+// with synchronous=NORMAL: a commit reaches the OS before the 250 goes out, but is not fsynced
+// per message (a power cut may lose the last messages; a crash of the sink itself loses
+// nothing). A test sink is not a relay: nobody's mail is lost for good.
 // WAL checkpoints run on a worker thread (wal-checkpointer.ts), not inside commits.
 
 import { EventEmitter } from 'node:events';
@@ -19,14 +21,14 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { createByteMeter } from '@mailyard/smtp';
-import { newMessageId } from './message-id.ts';
+import { messageSeq, newMessageId } from './message-id.ts';
 import { type MailAddress, type ParsedMessage, parseMessage } from './parse-message.ts';
 import { type Checkpointer, startCheckpointer } from './wal-checkpointer.ts';
 
 const CHUNK = 1 << 20;
 /** Raw chunks live at `rawKey * CHUNKS_PER_MESSAGE + n`: one append-only integer B-tree. */
 const CHUNKS_PER_MESSAGE = 1 << 20;
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 /** Messages parsed before their results are written in one transaction. */
 const PARSE_BATCH = 64;
 /** Characters of search text that go into the trigram index; the rest is LIKE-matched. */
@@ -99,13 +101,14 @@ export interface MessageWriter {
 // first SEARCH_INDEXED characters of details.search_text (indexing costs ~40 µs per KB, so a
 // 100 KB body would cost more than accepting it). Messages with longer text are flagged `long`
 // and their whole text is also matched with LIKE (see search.ts).
-// Every index that an insert touches appends: seq and raw keys come from counters, ids start
-// with the time. No index on parsed or message_id: the parser keeps a watermark, and
-// `message-id:` searches for a substring, which no B-tree index serves.
+// An insert touches no secondary index: each costs a page write per commit, more than the rest
+// of the row. Messages are found by seq (the id carries it); `created` grows with seq, so
+// pruning by age walks from the oldest row, and before:/after: scan the narrow table, as do
+// `is:unread` and every other filter that the trigram index does not serve.
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
   seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   raw_key INTEGER NOT NULL,
   created INTEGER NOT NULL,
   size INTEGER NOT NULL,
@@ -129,8 +132,6 @@ CREATE TABLE IF NOT EXISTS messages (
   inlines INTEGER NOT NULL DEFAULT 0,
   date INTEGER
 );
-CREATE INDEX IF NOT EXISTS messages_created ON messages (created);
-CREATE INDEX IF NOT EXISTS messages_unread ON messages (read) WHERE read = 0;
 CREATE TABLE IF NOT EXISTS details (
   seq INTEGER PRIMARY KEY,
   long INTEGER NOT NULL DEFAULT 0,
@@ -179,7 +180,8 @@ function toStored(row: Row): StoredMessage {
 
 /** A message whose DATA is complete, waiting for the next group commit. */
 interface PendingCommit {
-  readonly id: string;
+  /** Given at commit, when the message gets its seq. */
+  id: string;
   readonly rawKey: number;
   /** The next chunk number, and the bytes not yet written as chunks. */
   readonly n: number;
@@ -211,8 +213,9 @@ export class SinkStore {
   /** performance.now() of the last commit: real time, whatever clock `now` injects. */
   #lastWriteAt = 0;
   #closed = false;
-  /** Messages stored, kept here so that pruning does not count(*) on every commit. */
+  /** Messages stored and unread ones, kept here so that neither needs a count(*) or an index. */
   #count = 0;
+  #unread = 0;
   #nextRawKey = 1;
   #nextSeq = 1;
   /** Every message with seq up to this one has been parsed (or deleted). */
@@ -240,7 +243,11 @@ export class SinkStore {
     this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     // Chunks of a message whose DATA never completed (crash mid-transfer) belong to nobody.
     this.#db.exec(`DELETE FROM raw WHERE key / ${CHUNKS_PER_MESSAGE} NOT IN (SELECT raw_key FROM messages)`);
-    this.#count = Number(this.#db.prepare('SELECT count(*) AS n FROM messages').get()?.n ?? 0);
+    const counts = this.#db
+      .prepare('SELECT count(*) AS n, coalesce(sum(read = 0), 0) AS u FROM messages')
+      .get();
+    this.#count = Number(counts?.n ?? 0);
+    this.#unread = Number(counts?.u ?? 0);
     // Past every key in use: chunks left by a message, and messages that have none (empty).
     const lastKey = Number(this.#db.prepare('SELECT max(key) AS k FROM raw').get()?.k ?? 0);
     const lastRawKey = Number(this.#db.prepare('SELECT max(raw_key) AS k FROM messages').get()?.k ?? 0);
@@ -336,10 +343,9 @@ export class SinkStore {
       commit: (meta: NewMessageMeta) => {
         if (finished) return Promise.reject(new Error('message already finished'));
         finished = true;
-        const id = newMessageId();
         return new Promise<string>((resolve, reject) => {
           this.#pending.push({
-            id,
+            id: '',
             rawKey,
             n,
             rest: buffered,
@@ -368,22 +374,22 @@ export class SinkStore {
   /** Stores a complete message given as bytes (the send API, imports, tests), at once. */
   add(raw: Buffer | string, meta: NewMessageMeta): string {
     const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
-    const id = newMessageId();
     const rawKey = this.#nextRawKey++;
-    this.#commitAll([
-      {
-        id,
-        rawKey,
-        n: 0,
-        rest: [bytes],
-        restBytes: bytes.length,
-        size: bytes.length,
-        meta,
-        resolve: () => {},
-        reject: () => {},
-      },
-    ]);
-    return id;
+    const item: PendingCommit = {
+      id: '',
+      rawKey,
+      n: 0,
+      rest: [bytes],
+      restBytes: bytes.length,
+      size: bytes.length,
+      meta,
+      resolve: () => {},
+      reject: () => {},
+    };
+    // Messages answered for come first: seq order is arrival order, which the parser relies on.
+    this.#flushPending();
+    this.#commitAll([item]);
+    return item.id;
   }
 
   #flushPending(): void {
@@ -412,6 +418,7 @@ export class SinkStore {
     );
     const firstSeq = this.#nextSeq;
     const countBefore = this.#count;
+    const unreadBefore = this.#unread;
     const deletedBefore = this.stats.deleted;
     try {
       this.#transaction(() => {
@@ -422,8 +429,10 @@ export class SinkStore {
             for (let offset = 0; offset < rest.length; offset += CHUNK)
               this.#insertChunk(item.rawKey, n++, rest.subarray(offset, offset + CHUNK));
           }
+          const seq = this.#nextSeq++;
+          item.id = newMessageId(seq, created);
           insert.run(
-            this.#nextSeq++,
+            seq,
             item.id,
             item.rawKey,
             created,
@@ -437,6 +446,7 @@ export class SinkStore {
           );
         }
         this.#count += batch.length;
+        this.#unread += batch.length;
         // In the same transaction: with `--max` reached, every commit also prunes, and a
         // second transaction per batch would double the write cost.
         this.#prune();
@@ -444,6 +454,7 @@ export class SinkStore {
     } catch (error) {
       this.#nextSeq = firstSeq;
       this.#count = countBefore;
+      this.#unread = unreadBefore;
       this.stats.deleted = deletedBefore;
       throw error;
     }
@@ -466,13 +477,23 @@ export class SinkStore {
       this.#emit({ Type: 'prune', Data: null });
     }
     if (maxAge > 0) {
-      const ids = this.#stmt('SELECT id FROM messages WHERE created < ?')
-        .all(this.#now() - maxAge)
-        .map((row) => String(row.id));
-      if (ids.length > 0) {
+      // Oldest first, stopping at the first young one: with no index on created, this reads one
+      // row when nothing has expired.
+      const cutoff = this.#now() - maxAge;
+      const oldest = this.#stmt('SELECT id, created FROM messages ORDER BY seq ASC LIMIT ?');
+      let pruned = false;
+      for (;;) {
+        const ids: string[] = [];
+        for (const row of oldest.all(64)) {
+          if (Number(row.created) >= cutoff) break;
+          ids.push(String(row.id));
+        }
+        if (ids.length === 0) break;
         this.#deleteIds(ids);
-        this.#emit({ Type: 'prune', Data: null });
+        pruned = true;
+        if (ids.length < 64) break;
       }
+      if (pruned) this.#emit({ Type: 'prune', Data: null });
     }
   }
 
@@ -483,10 +504,14 @@ export class SinkStore {
 
   #deleteIds(ids: readonly string[]): number {
     let deleted = 0;
+    let unread = 0;
     this.#transaction(() => {
       for (const id of ids) {
-        const row = this.#stmt('DELETE FROM messages WHERE id = ? RETURNING seq, raw_key').get(id);
+        const row = this.#stmt(
+          'DELETE FROM messages WHERE seq = ? AND id = ? RETURNING seq, raw_key, read',
+        ).get(messageSeq(id), id);
         if (!row) continue;
+        if (Number(row.read) === 0) unread++;
         this.#deleteChunks(Number(row.raw_key));
         this.#stmt('DELETE FROM details WHERE seq = ?').run(row.seq!);
         this.#stmt('DELETE FROM search WHERE rowid = ?').run(row.seq!);
@@ -494,6 +519,7 @@ export class SinkStore {
       }
     });
     this.#count -= deleted;
+    this.#unread -= unread;
     this.stats.deleted += deleted;
     return deleted;
   }
@@ -647,8 +673,8 @@ export class SinkStore {
         .then((verdicts) => {
           if (this.#closed) return;
           const result = this.#stmt(
-            'UPDATE details SET verdicts = ? WHERE seq = (SELECT seq FROM messages WHERE id = ?)',
-          ).run(JSON.stringify(verdicts ?? null), message.id);
+            'UPDATE details SET verdicts = ? WHERE seq = (SELECT seq FROM messages WHERE seq = ? AND id = ?)',
+          ).run(JSON.stringify(verdicts ?? null), messageSeq(message.id), message.id);
           if (Number(result.changes) > 0)
             this.#emit({ Type: 'update', Data: { ID: message.id, Verdicts: verdicts } });
         })
@@ -673,7 +699,10 @@ export class SinkStore {
   // --- reads --------------------------------------------------------------------------------
 
   get(id: string): StoredMessage | null {
-    const row = this.#stmt(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE id = ?`).get(id);
+    const row = this.#stmt(`SELECT ${SUMMARY_COLUMNS} FROM messages WHERE seq = ? AND id = ?`).get(
+      messageSeq(id),
+      id,
+    );
     return row ? toStored(row) : null;
   }
 
@@ -683,8 +712,8 @@ export class SinkStore {
     verdicts: unknown;
   } {
     const row = this.#stmt(
-      'SELECT d.detail, d.verdicts FROM messages AS m JOIN details AS d ON d.seq = m.seq WHERE m.id = ?',
-    ).get(id);
+      'SELECT d.detail, d.verdicts FROM messages AS m JOIN details AS d ON d.seq = m.seq WHERE m.seq = ? AND m.id = ?',
+    ).get(messageSeq(id), id);
     if (!row) return { parsed: null, verdicts: null };
     return {
       parsed: row.detail ? JSON.parse(String(row.detail)) : null,
@@ -721,9 +750,7 @@ export class SinkStore {
 
   count(filter?: Filter): { total: number; unread: number } {
     if (!filter) {
-      // The partial index on unread rows answers this without a table scan.
-      const unread = this.#stmt('SELECT count(*) AS n FROM messages WHERE read = 0').get();
-      return { total: this.#count, unread: Number(unread?.n ?? 0) };
+      return { total: this.#count, unread: this.#unread };
     }
     const row = this.#stmt(
       `SELECT count(*) AS total, coalesce(sum(read = 0), 0) AS unread FROM messages WHERE ${filter.sql}`,
@@ -762,7 +789,7 @@ export class SinkStore {
 
   /** The exact bytes as received, streamed chunk by chunk. */
   openRaw(id: string): Readable {
-    const row = this.#stmt('SELECT raw_key FROM messages WHERE id = ?').get(id);
+    const row = this.#stmt('SELECT raw_key FROM messages WHERE seq = ? AND id = ?').get(messageSeq(id), id);
     // A missing message reads as empty, like one deleted while it is being read.
     return this.#openChunks(row ? Number(row.raw_key) : 0);
   }
@@ -794,14 +821,16 @@ export class SinkStore {
     const changed: string[] = [];
     this.#transaction(() => {
       for (const id of ids) {
-        const result = this.#stmt('UPDATE messages SET read = ? WHERE id = ? AND read <> ?').run(
+        const result = this.#stmt('UPDATE messages SET read = ? WHERE seq = ? AND id = ? AND read <> ?').run(
           read ? 1 : 0,
+          messageSeq(id),
           id,
           read ? 1 : 0,
         );
         if (Number(result.changes) > 0) changed.push(id);
       }
     });
+    this.#unread += read ? -changed.length : changed.length;
     for (const id of changed) this.#emit({ Type: 'update', Data: { ID: id, Read: read } });
   }
 
@@ -819,13 +848,18 @@ export class SinkStore {
       );
     });
     this.#count = 0;
+    this.#unread = 0;
     this.stats.deleted += total;
     this.#emit({ Type: 'truncate', Data: null });
   }
 
   setTags(id: string, tags: readonly string[]): void {
     const unique = [...new Set(tags.map((t) => t.trim()).filter((t) => t.length > 0))].sort();
-    this.#stmt('UPDATE messages SET tags = ? WHERE id = ?').run(JSON.stringify(unique), id);
+    this.#stmt('UPDATE messages SET tags = ? WHERE seq = ? AND id = ?').run(
+      JSON.stringify(unique),
+      messageSeq(id),
+      id,
+    );
     this.#emit({ Type: 'update', Data: { ID: id, Tags: unique } });
   }
 

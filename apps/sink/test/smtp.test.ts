@@ -2,8 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createStaticResolver, type Resolver } from '@mailyard/auth';
 import nodemailer from 'nodemailer';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startSink } from './helpers.ts';
 
 function transportFor(port: number, extra: Record<string, unknown> = {}) {
@@ -99,6 +101,46 @@ describe('SMTP side', () => {
     const message = await sink.json(`/api/v1/message/${id}`);
     expect(message.Verdicts.spf.result).toBe('temperror');
     expect(message.Verdicts.dnsBudgetExhausted).toBe(true);
+  });
+
+  it('answers 250 before the verdicts, lists the message at once, then adds them to the API and the event stream', async () => {
+    // DNS answers only when the test lets it: verdicts cannot be ready before the 250.
+    let answer = () => {};
+    const gate = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const zone = createStaticResolver({ 'example.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } });
+    const resolver: Resolver = async (name, rrtype) => {
+      await gate;
+      return zone(name, rrtype);
+    };
+    await using sink = await startSink({ verdicts: { resolver, dnsBudgetMs: 30_000 } });
+    const ws = new WebSocket(`${sink.httpUrl.replace('http', 'ws')}/api/events`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const update = new Promise<{ ID: string; Verdicts: { spf: { result: string } } }>((resolve) => {
+      ws.on('message', (data) => {
+        const event = JSON.parse(String(data));
+        if (event.Type === 'update' && event.Data.Verdicts) resolve(event.Data);
+      });
+    });
+    const id = await sink.send({
+      from: 'a@example.test',
+      to: 'b@example.test',
+      subject: 'pending',
+      text: 'x',
+    });
+    const list = await sink.json('/api/v1/messages');
+    expect(list.messages.map((m: { ID: string }) => m.ID)).toEqual([id]);
+    expect((await sink.json(`/api/v1/message/${id}`)).Verdicts).toBeNull();
+    answer();
+    const event = await update;
+    expect(event.ID).toBe(id);
+    expect(event.Verdicts.spf.result).toBe('pass');
+    expect((await sink.json(`/api/v1/message/${id}`)).Verdicts.spf.result).toBe('pass');
+    ws.close();
   });
 
   it('never relays unless told to, and auto-releases matching recipients when configured', async () => {

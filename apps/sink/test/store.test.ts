@@ -78,6 +78,58 @@ describe('SinkStore', () => {
     expect(statSync(path).size).toBeGreaterThan(10 * 1024 * 1024);
   });
 
+  it('finds a message by the sequence number its id carries, and nothing for a forged id', async () => {
+    await using store = openSinkStore({ path: tempDb(), maxMessages: 0 });
+    const ids = [1, 2, 3].map((n) => store.add(`Subject: m${n}\r\n\r\nx\r\n`, meta));
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids) expect(id).toMatch(/^[0-9A-Za-z]{22}$/);
+    expect(ids.map((id) => store.get(id)?.id)).toEqual(ids);
+    // Same time and sequence digits, another random part: not the stored message.
+    const forged = `${ids[1]!.slice(0, 21)}${ids[1]!.endsWith('a') ? 'b' : 'a'}`;
+    expect(store.get(forged)).toBeNull();
+    expect(store.delete([forged])).toBe(0);
+    store.setRead([forged], true);
+    expect(store.count().unread).toBe(3);
+    expect((await store.readRaw(forged)).length).toBe(0);
+  });
+
+  it('keeps the unread count right through reads, deletes, pruning and a restart', async () => {
+    const path = tempDb();
+    const unreadRows = { sql: 'read = 0', params: [] };
+    const store = openSinkStore({ path, maxMessages: 4 });
+    const ids = [1, 2, 3, 4].map((n) => store.add(`Subject: m${n}\r\n\r\nx\r\n`, meta));
+    store.setRead([ids[0]!, ids[1]!], true);
+    store.setRead([ids[1]!], true); // already read: no change
+    expect(store.count()).toEqual({ total: 4, unread: 2 });
+    store.setRead([ids[1]!], false);
+    store.delete([ids[3]!]);
+    expect(store.count()).toEqual({ total: 3, unread: 2 });
+    // Two more: the oldest (read) message is pruned.
+    store.add('Subject: m5\r\n\r\nx\r\n', meta);
+    store.add('Subject: m6\r\n\r\nx\r\n', meta);
+    expect(store.get(ids[0]!)).toBeNull();
+    expect(store.count()).toEqual({ total: 4, unread: 4 });
+    expect(store.count().unread).toBe(store.count(unreadRows).total);
+    await store.close();
+    await using again = openSinkStore({ path, maxMessages: 4 });
+    again.setRead([ids[2]!], true);
+    expect(again.count()).toEqual({ total: 4, unread: 3 });
+    again.deleteAll();
+    expect(again.count()).toEqual({ total: 0, unread: 0 });
+  });
+
+  it('prunes every expired message by age, oldest first, however many expire at once', async () => {
+    let now = 1_000_000;
+    await using store = openSinkStore({ path: tempDb(), maxMessages: 0, maxAgeMs: 60_000, now: () => now });
+    for (let i = 0; i < 150; i++) store.add(`Subject: old ${i}\r\n\r\nx\r\n`, meta);
+    now += 30_000;
+    const young = store.add('Subject: young\r\n\r\nx\r\n', meta);
+    now += 31_000;
+    store.pruneNow();
+    expect(store.count()).toEqual({ total: 1, unread: 1 });
+    expect(store.list({}).map((m) => m.id)).toEqual([young]);
+  });
+
   it('discards the chunks of an aborted message', async () => {
     await using store = openSinkStore({ path: tempDb() });
     const writer = store.createWriter();
