@@ -16,12 +16,12 @@ import {
   type Envelope,
   formatAddress,
   parseAddress,
+  parseHeaderFields,
   type Recipient,
   SmtpError,
 } from '@mailyard/smtp';
 import type { DestinationStore } from './destinations.ts';
 import { type DmarcEnforcement, dmarcDecision } from './dmarc-policy.ts';
-import { headerFields } from './header-fields.ts';
 import { spool } from './spool.ts';
 import { resolveAlias, type SubaddressOptions, withTag } from './subaddress.ts';
 import { WEBHOOK_PREFIX } from './webhook-courier.ts';
@@ -99,7 +99,12 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
   }
 
   /** Where each envelope recipient goes; throws the one reply for the whole message on a refusal. */
-  function plan(envelope: Envelope, request: ForwardRequest, verdict: Verdict, headers: [string, string][]) {
+  function plan(
+    envelope: Envelope,
+    request: ForwardRequest,
+    verdict: Verdict,
+    headers: readonly (readonly [string, string])[],
+  ) {
     const targets: Target[] = [];
     const hold: string[] = [];
     const holdReasons = new Set<string>();
@@ -185,7 +190,7 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
     async accept(request) {
       const { envelope } = request;
       using spooled = await spool(request.message, { dir: options.spoolDir });
-      const headers = headerFields(spooled.head);
+      const headers = parseHeaderFields(spooled.head).map((f) => [f.name, f.value] as const);
       // A forwarding loop (an alias forwarded back to itself through other hosts) ends here.
       if (headers.filter(([name]) => name.toLowerCase() === 'received').length > MAX_HOPS)
         throw new SmtpError(554, '5.4.6', 'Too many hops: mail forwarding loop');

@@ -8,8 +8,15 @@
 
 import { createHmac } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { type Courier, type DeliveryRequest, formatAddress, type Outcome, SmtpError } from '@mailyard/smtp';
-import { headerFields } from './header-fields.ts';
+import {
+  type Courier,
+  type DeliveryRequest,
+  formatAddress,
+  type HeaderField,
+  type Outcome,
+  parseHeaderFields,
+  SmtpError,
+} from '@mailyard/smtp';
 
 /** Next hops of webhook recipients: `webhook:<name>` (a domain never contains `:`). */
 export const WEBHOOK_PREFIX = 'webhook:';
@@ -34,8 +41,8 @@ export interface WebhookPayload {
   readonly mailFrom: string | null;
   readonly rcptTo: readonly string[];
   readonly size: number;
-  /** Header fields in order, unfolded: `[name, value]`. */
-  readonly headers: readonly (readonly [string, string])[];
+  /** Header fields in order, unfolded. */
+  readonly headers: readonly HeaderField[];
   readonly subject: string | null;
   readonly from: string | null;
   readonly messageId: string | null;
@@ -58,8 +65,8 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function field(fields: readonly (readonly [string, string])[], name: string): string | null {
-  return fields.find(([key]) => key.toLowerCase() === name)?.[1] ?? null;
+function field(fields: readonly HeaderField[], name: string): string | null {
+  return fields.find((f) => f.name.toLowerCase() === name)?.value ?? null;
 }
 
 export function webhookPayload(
@@ -67,7 +74,7 @@ export function webhookPayload(
   raw: Buffer,
   mailFrom: string | null,
 ): WebhookPayload {
-  const headers = headerFields(raw);
+  const headers = parseHeaderFields(raw);
   const utf8 = raw.toString('utf8');
   const valid = Buffer.byteLength(utf8) === raw.length && !utf8.includes('\uFFFD');
   return {

@@ -11,7 +11,15 @@ import type { Readable } from 'node:stream';
 import type { Queue } from '@mailyard/queue';
 import type { Router } from '@mailyard/rules';
 import { type Logger, SMARTHOST_PREFIX } from '@mailyard/service';
-import { type Envelope, formatAddress, metered, peekHead, type Recipient, SmtpError } from '@mailyard/smtp';
+import {
+  type Envelope,
+  formatAddress,
+  metered,
+  parseHeaderFields,
+  peekHead,
+  type Recipient,
+  SmtpError,
+} from '@mailyard/smtp';
 
 export interface AcceptRequest {
   readonly envelope: Envelope;
@@ -38,16 +46,6 @@ export interface AcceptPipelineOptions {
   readonly logger: Logger;
 }
 
-function headerFields(headBlock: Buffer): [string, string][] {
-  const head = headBlock.toString('utf8');
-  const fields: [string, string][] = [];
-  for (const line of head.replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
-  }
-  return fields;
-}
-
 export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipeline {
   const { queue, router, logger } = options;
   return {
@@ -67,7 +65,7 @@ export function createAcceptPipeline(options: AcceptPipelineOptions): AcceptPipe
           authUser: request.authUser,
           // The size the client declared (RFC 1870): the real one is known only once stored.
           ...(envelope.params.size !== undefined ? { size: envelope.params.size } : {}),
-          headers: headerFields(head ?? Buffer.alloc(0)),
+          headers: head ? parseHeaderFields(head).map((f) => [f.name, f.value] as const) : [],
         });
         for (const recipientPlan of plan.recipients) {
           const rcpt = formatAddress(recipientPlan.recipient.address);

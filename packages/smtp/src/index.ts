@@ -18,7 +18,6 @@ export type {
   CheckStage,
   CheckTag,
   CheckVerdict,
-  HeaderField,
   MessageInfo,
   VerdictResult,
 } from './checks/check.ts';
@@ -92,6 +91,7 @@ export {
   type Notify,
   type Recipient,
 } from './envelope.ts';
+export { type HeaderField, parseHeaderFields } from './header-fields.ts';
 export { type ByteMeter, COLLECT_EVERY, createByteMeter, metered } from './memory-pressure.ts';
 export { MAX_HEAD, type PeekedMessage, peekHead } from './message-head.ts';
 export type { AuthCredentials, ConnectionInfo, SmtpBackend, SmtpSession } from './server/backend.ts';

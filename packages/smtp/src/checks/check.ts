@@ -8,6 +8,7 @@
 import type { Address } from '../address.ts';
 import type { DnsResolver } from '../client/dns-resolver.ts';
 import type { Envelope, Recipient } from '../envelope.ts';
+import type { HeaderField } from '../header-fields.ts';
 import type { ConnectionInfo } from '../server/backend.ts';
 import type { SmtpError } from '../smtp-error.ts';
 
@@ -49,12 +50,6 @@ export interface CheckContext {
   readonly logger: CheckLogger;
   /** Aborted when the check's answer is no longer wanted (it timed out, or another check rejected). */
   readonly signal: AbortSignal;
-}
-
-/** One header field, unfolded (RFC 5322 §2.2.3), the value without its leading white space. */
-export interface HeaderField {
-  readonly name: string;
-  readonly value: string;
 }
 
 /** What the data stage sees of a message: its header, never its body. */

@@ -4,7 +4,6 @@
 // The body is never read here: a check sees the header, and the message keeps streaming.
 
 import type { Readable } from 'node:stream';
-import type { HeaderField } from './check.ts';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
@@ -62,29 +61,4 @@ export function readMessageHead(stream: Readable, maxBytes: number): Promise<Mes
     stream.once('end', onEnd);
     stream.once('error', onError);
   });
-}
-
-/**
- * The fields of a header block. A header cut short (no blank line within the limit) yields the
- * complete lines only; a line that is neither a field nor a continuation is skipped.
- */
-export function parseHeaderFields(head: MessageHead): HeaderField[] {
-  const text = head.bytes.subarray(0, head.headerLength).toString('latin1');
-  const lines = text.split('\r\n');
-  // Without the blank line, the last line may be cut in the middle.
-  if (head.headerLength === head.bytes.length && !text.endsWith('\r\n')) lines.pop();
-  const fields: { name: string; value: string }[] = [];
-  for (const line of lines) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length > 0) {
-      fields[fields.length - 1]!.value += line;
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    fields.push({ name: line.slice(0, colon).trimEnd(), value: line.slice(colon + 1) });
-  }
-  return fields.map(({ name, value }) => ({
-    name,
-    value: Buffer.from(value.trimStart(), 'latin1').toString('utf8'),
-  }));
 }

@@ -10,9 +10,10 @@ import { Readable } from 'node:stream';
 import type { Address } from '../address.ts';
 import { createDnsResolver, type DnsResolver } from '../client/dns-resolver.ts';
 import type { Envelope, MailParams, Recipient } from '../envelope.ts';
+import { parseHeaderFields } from '../header-fields.ts';
 import type { ConnectionInfo, SmtpBackend, SmtpSession } from '../server/backend.ts';
 import type { Check, CheckLogger, CheckTag } from './check.ts';
-import { parseHeaderFields, readMessageHead } from './message-head.ts';
+import { readMessageHead } from './message-head.ts';
 import { type CheckCall, checksFor, type RunChecksOptions, runChecks } from './run-checks.ts';
 
 export interface WithChecksOptions extends RunChecksOptions {
@@ -94,7 +95,7 @@ export function withChecks(
           return inner.data(withPrefix(message, Buffer.alloc(0), tags), envelope);
         }
         const head = await readMessageHead(message, maxHeaderBytes);
-        const header = parseHeaderFields(head);
+        const header = parseHeaderFields(head.bytes);
         const declaredSize = envelope.params.size ?? null;
         addTags(tags, await stage({ stage: 'data', message: { header, declaredSize } }, info, envelope));
         tagsByEnvelope.set(envelope, tags);
