@@ -9,6 +9,7 @@
 import { type FileHandle, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { storeClosedError } from './errors.ts';
+import type { ChunkParts } from './store.ts';
 
 export interface Extent {
   readonly segment: number;
@@ -27,10 +28,11 @@ export interface BodySegmentsOptions {
 
 export interface BodySegments {
   /**
-   * Writes `parts` one after another to the newest segment (one writev, not flushed) and returns
-   * an extent per part. Their segment is pinned — kept from deletion — until `unpin`.
+   * Writes `chunks` one after another to the newest segment (one writev of all their parts, not
+   * flushed) and returns an extent per chunk. Their segment is pinned — kept from deletion — until
+   * `unpin`.
    */
-  append(parts: readonly Uint8Array[]): Promise<Extent[]>;
+  append(chunks: readonly ChunkParts[]): Promise<Extent[]>;
   unpin(extents: readonly Extent[]): void;
   /** Flushes these segments' writes so far (fdatasync); fails if an earlier flush of one failed. */
   sync(segments: Iterable<number>): Promise<void>;
@@ -114,9 +116,21 @@ export async function openBodySegments(options: BodySegmentsOptions): Promise<Bo
   }
 
   const segments: BodySegments = {
-    async append(parts) {
+    async append(chunks) {
       if (closed) throw storeClosedError();
-      const length = parts.reduce((n, p) => n + p.byteLength, 0);
+      if (chunks.length === 0) return [];
+      const parts: Uint8Array[] = [];
+      const lengths: number[] = [];
+      let length = 0;
+      for (const chunk of chunks) {
+        let size = 0;
+        for (const part of chunk) {
+          size += part.byteLength;
+          if (part.byteLength > 0) parts.push(part);
+        }
+        lengths.push(size);
+        length += size;
+      }
       if (options.room && total + length > options.room()) throw noSpace('queue storage quota exceeded');
       if (!current || (current.size > 0 && current.size + length > maxSegmentBytes)) current = startSegment();
       const segment = current;
@@ -127,13 +141,13 @@ export async function openBodySegments(options: BodySegmentsOptions): Promise<Bo
       pins.set(segment.id, (pins.get(segment.id) ?? 0) + 1);
       const extents: Extent[] = [];
       let offset = start;
-      for (const part of parts) {
-        extents.push({ segment: segment.id, offset, length: part.byteLength });
-        offset += part.byteLength;
+      for (const size of lengths) {
+        extents.push({ segment: segment.id, offset, length: size });
+        offset += size;
       }
       try {
         const handle = await segment.handle;
-        const { bytesWritten } = await handle.writev(parts as Uint8Array[], start);
+        const { bytesWritten } = await handle.writev(parts, start);
         if (bytesWritten !== length) throw new Error(`short write to body segment ${segment.id}`);
         dirty.add(segment.id);
       } catch (error) {

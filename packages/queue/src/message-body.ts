@@ -1,12 +1,24 @@
 // How a message body travels into the store: read as a stream in fixed-size chunks, hashed on the
 // way, never held whole. Chunks that fill up are staged at once; the last (for most mail, the only)
-// chunk goes into the commit itself.
+// chunk goes into the commit itself. A chunk is the pieces as they arrived, not copied together:
+// they are written with one writev (or joined only where a database wants one value). A fresh
+// 100 KB copy per message cost a third of the CPU of a 100 KB enqueue, mostly in collecting them.
 
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { messageTooBigError } from './errors.ts';
+import type { ChunkParts } from './store.ts';
 
+/**
+ * The message. As with `fs.write` or a stream's `write`, a buffer handed in — whole, or as a chunk
+ * an iterable yields — is kept as it is, not copied: it must not change until the enqueue settles.
+ */
 export type MessageInput = Readable | AsyncIterable<Uint8Array | string> | Uint8Array | string;
+
+/** The pieces as one buffer, copied only when there are several. */
+export function joinParts(parts: ChunkParts): Uint8Array {
+  return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+}
 
 export const CHUNK_BYTES = 512 * 1024;
 
@@ -15,7 +27,7 @@ export interface ReadBody {
   readonly sha256: string;
   readonly chunks: number;
   /** The final, partly filled chunk, written with the commit. */
-  readonly tail: { readonly seq: number; readonly data: Uint8Array } | undefined;
+  readonly tail: { readonly seq: number; readonly parts: ChunkParts } | undefined;
 }
 
 async function* pieces(input: MessageInput): AsyncIterable<Uint8Array> {
@@ -32,7 +44,7 @@ async function* pieces(input: MessageInput): AsyncIterable<Uint8Array> {
 export async function readBody(
   input: MessageInput,
   maxBytes: number,
-  stage: (seq: number, data: Uint8Array) => Promise<void>,
+  stage: (seq: number, parts: ChunkParts) => Promise<void>,
 ): Promise<ReadBody> {
   const hash = createHash('sha256');
   let size = 0;
@@ -47,11 +59,11 @@ export async function readBody(
       let offset = 0;
       while (offset < piece.byteLength) {
         const n = Math.min(CHUNK_BYTES - filled, piece.byteLength - offset);
-        parts.push(piece.subarray(offset, offset + n));
+        parts.push(n === piece.byteLength ? piece : piece.subarray(offset, offset + n));
         filled += n;
         offset += n;
         if (filled === CHUNK_BYTES) {
-          await stage(seq++, Buffer.concat(parts, filled));
+          await stage(seq++, parts);
           parts = [];
           filled = 0;
         }
@@ -62,7 +74,6 @@ export async function readBody(
     const destroy = (input as { destroy?: () => void }).destroy;
     if (typeof destroy === 'function' && size > maxBytes) destroy.call(input);
   }
-  // Copied, so that a caller reusing its buffer cannot change what is committed.
-  const tail = filled > 0 || seq === 0 ? { seq: seq++, data: Buffer.concat(parts, filled) } : undefined;
+  const tail = filled > 0 || seq === 0 ? { seq: seq++, parts } : undefined;
   return { size, sha256: hash.digest('hex'), chunks: seq, tail };
 }

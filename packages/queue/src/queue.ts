@@ -213,6 +213,9 @@ export interface Queue {
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 const NOT_FINAL: readonly RecipientState[] = ['pending', 'deferred', 'delivering', 'held'];
 const silent: QueueLogger = { info() {}, warn() {}, error() {} };
+/** On a leased batch: how many recipients its message has in all (a WeakMap cost more per batch). */
+const ALL_RECIPIENTS = Symbol('allRecipients');
+type Leased = LeasedBatch & { readonly [ALL_RECIPIENTS]?: number };
 
 /** Rebuilds an SmtpError from a stored reply line `550 5.1.1 text`. */
 function errorFromReply(reply: string | null): SmtpError {
@@ -268,8 +271,6 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
     store.complete(groups, clock.now()),
   );
   const underway = new Set<Promise<unknown>>();
-  /** How many recipients the message of a leased batch has in all (its envelope says). */
-  const recipientsOf = new WeakMap<LeasedBatch, number>();
   let closing = false;
 
   function nextHopsFor(envelope: Envelope, meta: EnqueueMeta | undefined): string[] {
@@ -299,10 +300,10 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
     };
     let body: Awaited<ReturnType<typeof readBody>>;
     try {
-      body = await readBody(request.message, maxMessageSize, async (seq, data) => {
+      body = await readBody(request.message, maxMessageSize, async (seq, parts) => {
         staged = true;
         try {
-          await store.stageChunk(queueId, seq, data, clock.now());
+          await store.stageChunk(queueId, seq, parts, clock.now());
         } catch (error) {
           throw storageError(error);
         }
@@ -395,10 +396,18 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
     outcome: Outcome | undefined,
     now: number,
   ): RecipientUpdate & { error?: SmtpError; expired?: boolean } {
-    const base = { idx: r.idx, noticeDueAt: null, noticeReason: null };
     if (outcome?.status === 'delivered') {
-      return { ...base, state: 'delivered', nextAttemptAt: now, reply: outcome.reply, code: null };
+      return {
+        idx: r.idx,
+        state: 'delivered',
+        nextAttemptAt: now,
+        reply: outcome.reply,
+        code: null,
+        noticeDueAt: null,
+        noticeReason: null,
+      };
     }
+    const base = { idx: r.idx, noticeDueAt: null, noticeReason: null };
     const error = outcome
       ? SmtpError.from(outcome.error)
       : new SmtpError(451, '4.3.0', 'No outcome for this recipient from the courier');
@@ -495,15 +504,23 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
   /** What recording a batch's outcomes needs, computed without waiting. */
   function prepareOutcomes(batch: LeasedBatch, outcomes: readonly Outcome[]) {
     const now = clock.now();
-    const remaining = [...outcomes];
-    const updates = batch.recipients.map(({ idx, rcpt, attempts, recipient }) => {
-      const at = remaining.findIndex((o) => o.rcpt.toLowerCase() === rcpt.toLowerCase());
-      const outcome = at >= 0 ? remaining.splice(at, 1)[0] : undefined;
-      const r = { idx, rcpt, attempts, recipient };
+    let remaining: Outcome[] | undefined;
+    const updates = batch.recipients.map((r, i) => {
+      // Couriers answer in the order asked: take that one unless it names someone else.
+      let outcome = remaining ? undefined : outcomes[i];
+      if (outcome && outcome.rcpt !== r.rcpt && outcome.rcpt.toLowerCase() !== r.rcpt.toLowerCase()) {
+        outcome = undefined;
+      }
+      if (!outcome) {
+        // Those before were taken in order; the rest are matched by address, as they come.
+        remaining ??= outcomes.slice(i);
+        const at = remaining.findIndex((o) => o.rcpt.toLowerCase() === r.rcpt.toLowerCase());
+        outcome = at >= 0 ? remaining.splice(at, 1)[0] : undefined;
+      }
       return { r, update: outcomeFor(batch, r, outcome, now) };
     });
     const settlesMessage =
-      batch.recipients.length === recipientsOf.get(batch) &&
+      batch.recipients.length === (batch as Leased)[ALL_RECIPIENTS] &&
       updates.every(({ update }) => update.state !== 'deferred' && update.noticeDueAt === null);
     return {
       now,
@@ -522,25 +539,39 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
    */
   async function recordOutcomes(prepared: ReturnType<typeof prepareOutcomes>): Promise<void> {
     const { now, owner, queueId, nextHop, updates, settlesMessage } = prepared;
-    const applied = new Set(
-      await completer.add({
-        owner,
-        messageId: queueId,
-        updates: updates.map(({ update: { error: _e, expired: _x, ...update } }) => update),
-        settlesMessage,
-      }),
-    );
+    const recorded = await completer.add({
+      owner,
+      messageId: queueId,
+      updates: updates.map(({ update: u }) => ({
+        idx: u.idx,
+        state: u.state,
+        nextAttemptAt: u.nextAttemptAt,
+        reply: u.reply,
+        code: u.code,
+        noticeDueAt: u.noticeDueAt,
+        noticeReason: u.noticeReason,
+      })),
+      settlesMessage,
+    });
+    // The store returns the idxs it applied in order: all of them unless a lease was lost.
+    const applied = recorded.length === updates.length ? undefined : new Set(recorded);
+    // Nobody to tell: skip building the events (per recipient, they were a fair part of a cycle).
+    const logging = logger !== silent;
     let notices = false;
     for (const { r, update } of updates) {
-      if (!applied.has(r.idx)) {
+      if (applied && !applied.has(r.idx)) {
         logger.warn({ queueId, rcpt: r.rcpt }, 'queue: lease lost before the outcome was recorded');
         continue;
       }
-      const fields = { queueId, rcpt: r.rcpt, nextHop, attempt: r.attempts + 1 };
       if (update.state === 'delivered') {
-        logger.info({ ...fields, reply: update.reply }, 'delivered');
-        events.emit('delivered', { ...fields, reply: update.reply });
-      } else if (update.state === 'deferred' && update.error) {
+        if (!logging && events.listenerCount('delivered') === 0) continue;
+        const delivered = { queueId, rcpt: r.rcpt, nextHop, attempt: r.attempts + 1, reply: update.reply };
+        logger.info(delivered, 'delivered');
+        events.emit('delivered', delivered);
+        continue;
+      }
+      const fields = { queueId, rcpt: r.rcpt, nextHop, attempt: r.attempts + 1 };
+      if (update.state === 'deferred' && update.error) {
         const delayMs = update.nextAttemptAt - now;
         logger.info(
           { ...fields, smtpCode: update.error.code, enhanced: update.error.enhanced, delayMs },
@@ -596,10 +627,12 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
         const envelope = parseEnvelope(group.message);
         const queueId = group.message.id;
         const recipients = group.recipients.map((r) => ({
-          ...r,
+          idx: r.idx,
+          rcpt: r.rcpt,
+          attempts: r.attempts,
           recipient: envelope.rcptTo[r.idx] ?? { address: { localPart: r.rcpt, domain: group.nextHop } },
         }));
-        const batch: LeasedBatch = {
+        const batch: Leased = {
           owner: lease.owner,
           queueId,
           nextHop: group.nextHop,
@@ -613,14 +646,16 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
             // The lease holds the message, so its body cannot be removed while this batch reads it.
             openMessage: () => openMessage(queueId, group.message, group.body),
           },
+          [ALL_RECIPIENTS]: envelope.rcptTo.length,
         };
-        recipientsOf.set(batch, envelope.rcptTo.length);
-        events.emit('attempt', {
-          queueId,
-          nextHop: group.nextHop,
-          rcpts: recipients.map((r) => r.rcpt),
-          owner: lease.owner,
-        });
+        if (events.listenerCount('attempt') > 0) {
+          events.emit('attempt', {
+            queueId,
+            nextHop: group.nextHop,
+            rcpts: recipients.map((r) => r.rcpt),
+            owner: lease.owner,
+          });
+        }
         return batch;
       });
     },

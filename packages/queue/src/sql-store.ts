@@ -5,6 +5,7 @@
 // workers on many machines never take the same recipient while a lease holds.
 
 import type { BodySegments, Extent } from './body-segments.ts';
+import { joinParts } from './message-body.ts';
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql-driver.ts';
 import type {
   BounceReason,
@@ -164,6 +165,31 @@ const SCHEMA_OBJECTS = [
 ];
 const MESSAGE_COLUMNS = 'id, mail_from, envelope, meta, size, sha256, chunks, created_at, body_deleted';
 const OPEN_STATES = "('pending', 'deferred', 'delivering')";
+/** The message columns qualified with `m.`, for joins. */
+const M_COLUMNS = MESSAGE_COLUMNS.split(', ')
+  .map((c) => `m.${c}`)
+  .join(', ');
+const OUTCOME_ROW =
+  '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)';
+const outcomeRowLists = new Map<number, string>();
+function outcomeRows(n: number): string {
+  let list = outcomeRowLists.get(n);
+  if (list === undefined) {
+    list = Array.from({ length: n }, () => OUTCOME_ROW).join(', ');
+    outcomeRowLists.set(n, list);
+  }
+  return list;
+}
+const LEASE_KEY = '(?, CAST(? AS INTEGER))';
+const leaseKeyLists = new Map<number, string>();
+function leaseKeys(n: number): string {
+  let list = leaseKeyLists.get(n);
+  if (list === undefined) {
+    list = Array.from({ length: n }, () => LEASE_KEY).join(', ');
+    leaseKeyLists.set(n, list);
+  }
+  return list;
+}
 
 export interface SqlStoreOptions {
   /**
@@ -262,7 +288,7 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
           for (const e of outside) extents.push([message.id, e.seq, e.segment, e.offset, e.length]);
         } else {
           for (const chunk of message.inlineChunks) {
-            chunks.push([message.id, chunk.seq, chunk.data, message.createdAt]);
+            chunks.push([message.id, chunk.seq, joinParts(chunk.parts), message.createdAt]);
           }
         }
         for (const r of message.recipients) {
@@ -316,9 +342,9 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
   return {
     kind: driver.dialect,
 
-    async stageChunk(messageId, seq, data, now) {
+    async stageChunk(messageId, seq, parts, now) {
       if (segments) {
-        const [extent] = await segments.append([data]);
+        const [extent] = await segments.append([parts]);
         if (extent) staged.set(messageId, [...(staged.get(messageId) ?? []), { ...extent, seq }]);
         return;
       }
@@ -328,7 +354,7 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
           tx.run('INSERT INTO mq_chunks (message_id, seq, data, staged_at) VALUES (?, ?, ?, ?)', [
             messageId,
             seq,
-            data,
+            joinParts(parts),
             now,
           ]),
         { durable: false },
@@ -359,8 +385,8 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
       let tails: Extent[] = [];
       if (segments) {
         const outside = batch.filter((m) => staged.has(m.id) || m.size > inlineMax);
-        const parts = outside.flatMap((m) => m.inlineChunks);
-        tails = parts.length > 0 ? await segments.append(parts.map((c) => c.data)) : [];
+        const chunks = outside.flatMap((m) => m.inlineChunks);
+        tails = chunks.length > 0 ? await segments.append(chunks.map((c) => c.parts)) : [];
         let at = 0;
         for (const message of outside) {
           const extents = [...(staged.get(message.id) ?? [])];
@@ -430,25 +456,33 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
             });
           }
           if (groups.size === 0) return [];
-          const keys = [...groups.values()].flatMap((g) =>
-            g.recipients.map((r): SqlValue[] => [g.messageId, r.idx]),
-          );
-          for (let i = 0; i < keys.length; i += 400) {
-            const slice = keys.slice(i, i + 400);
+          // Parameters built flat, 400 recipients a statement (SQL strings and lists cached by size).
+          const head: SqlValue[] = [query.owner, query.leaseUntil, query.leaseUntil, query.now];
+          let params = head.slice();
+          const flush = async (): Promise<void> => {
+            const n = (params.length - head.length) / 2;
             await tx.run(
               `UPDATE mq_recipients SET state = 'delivering', lease_owner = ?, lease_until = ?, next_attempt_at = ?,
-              updated_at = ? WHERE (message_id, idx) IN (VALUES ${slice.map(() => '(?, CAST(? AS INTEGER))').join(', ')})`,
-              [query.owner, query.leaseUntil, query.leaseUntil, query.now, ...slice.flat()],
+              updated_at = ? WHERE (message_id, idx) IN (VALUES ${leaseKeys(n)})`,
+              params,
             );
+            params = head.slice();
+          };
+          const ids = new Set<string>();
+          for (const g of groups.values()) {
+            ids.add(g.messageId);
+            for (const r of g.recipients) {
+              params.push(g.messageId, r.idx);
+              if (params.length - head.length === 800) await flush();
+            }
           }
-          const ids = [...new Set([...groups.values()].map((g) => g.messageId))];
+          if (params.length > head.length) await flush();
+          const unique = [...ids];
           const rows = await tx.all(
-            `SELECT ${MESSAGE_COLUMNS.split(', ')
-              .map((c) => `m.${c}`)
-              .join(', ')}, c.data AS small_body FROM mq_messages m
+            `SELECT ${M_COLUMNS}, c.data AS small_body FROM mq_messages m
               LEFT JOIN mq_chunks c ON c.message_id = m.id AND c.seq = 0 AND m.chunks = 1 AND m.size <= ${SMALL_BODY}
-              WHERE m.id IN (${placeholders(ids.length)})`,
-            ids,
+              WHERE m.id IN (${placeholders(unique.length)})`,
+            unique,
           );
           const messages = new Map(rows.map((row) => [String(row.id), row]));
           const leased: LeasedGroup[] = [];
@@ -486,38 +520,42 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
       return driver.transaction(async (tx) => {
         const order = [...new Set(groups.map((g) => g.messageId))].sort();
         await lockMessages(tx, order);
-        const rows: SqlValue[][] = groups.flatMap((g) =>
-          g.updates.map((u): SqlValue[] => [
-            g.messageId,
-            u.idx,
-            u.state,
-            u.nextAttemptAt,
-            u.reply,
-            u.code,
-            u.noticeDueAt,
-            u.noticeReason,
-            g.owner,
-          ]),
-        );
-        const row =
-          '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)';
         const applied = new Map<string, number>();
-        for (let i = 0; i < rows.length; i += 100) {
-          const slice = rows.slice(i, i + 100);
-          // One statement for many recipients: VALUES columns are column1… in both dialects.
+        // One statement for up to 100 recipients, parameters built flat: VALUES columns are
+        // column1… in both dialects.
+        let params: SqlValue[] = [now];
+        const flush = async (): Promise<void> => {
           const returned = await tx.all(
             `UPDATE mq_recipients SET state = v.column3, attempts = attempts + 1, next_attempt_at = v.column4,
               last_reply = v.column5, last_code = v.column6, lease_owner = NULL, lease_until = NULL,
               notice_due_at = v.column7, notice_reason = v.column8, updated_at = ?
-              FROM (VALUES ${slice.map(() => row).join(', ')}) AS v
+              FROM (VALUES ${outcomeRows((params.length - 1) / 9)}) AS v
               WHERE mq_recipients.message_id = v.column1 AND mq_recipients.idx = v.column2
                 AND mq_recipients.state = 'delivering' AND mq_recipients.lease_owner = v.column9
               RETURNING message_id, idx, attempts`,
-            [now, ...slice.flat()],
+            params,
           );
           for (const r of returned)
             applied.set(`${String(r.message_id)} ${Number(r.idx)}`, Number(r.attempts));
+          params = [now];
+        };
+        for (const g of groups) {
+          for (const u of g.updates) {
+            params.push(
+              g.messageId,
+              u.idx,
+              u.state,
+              u.nextAttemptAt,
+              u.reply,
+              u.code,
+              u.noticeDueAt,
+              u.noticeReason,
+              g.owner,
+            );
+            if (params.length === 1 + 9 * 100) await flush();
+          }
         }
+        if (params.length > 1) await flush();
         const attempts: SqlValue[][] = [];
         const results = groups.map((g) => {
           const done: number[] = [];
@@ -650,9 +688,7 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
       }
       params.push(query.limit);
       const rows = await driver.all(
-        `SELECT ${MESSAGE_COLUMNS.split(', ')
-          .map((c) => `m.${c}`)
-          .join(', ')} FROM mq_messages m ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+        `SELECT ${M_COLUMNS} FROM mq_messages m ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
           ORDER BY m.created_at, m.id LIMIT ?`,
         params,
       );

@@ -12,6 +12,9 @@ export const FINAL_STATES: readonly RecipientState[] = ['delivered', 'bounced'];
 /** Why a recipient bounced: the remote said 5xx, the queue lifetime ran out, or an operator. */
 export type BounceReason = 'rejected' | 'expired' | 'operator';
 
+/** One body chunk as it arrived: pieces back to back, not copied together. */
+export type ChunkParts = readonly Uint8Array[];
+
 export interface NewMessage {
   readonly id: string;
   /** The formatted envelope sender; `null` is `<>`. */
@@ -26,7 +29,7 @@ export interface NewMessage {
   readonly chunks: number;
   readonly createdAt: number;
   /** Body chunks written with the commit itself (small messages, the tail of large ones). */
-  readonly inlineChunks: readonly { readonly seq: number; readonly data: Uint8Array }[];
+  readonly inlineChunks: readonly { readonly seq: number; readonly parts: ChunkParts }[];
   readonly recipients: readonly {
     readonly idx: number;
     readonly rcpt: string;
@@ -156,7 +159,7 @@ export interface OperatorChange {
 export interface QueueStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Writes one chunk of a large body ahead of its commit; without a commit it is an orphan. */
-  stageChunk(messageId: string, seq: number, data: Uint8Array, now: number): Promise<void>;
+  stageChunk(messageId: string, seq: number, parts: ChunkParts, now: number): Promise<void>;
   discardStaged(messageId: string): Promise<void>;
   /** Commits all messages in one transaction (one fsync): all of them or none. */
   commit(batch: readonly NewMessage[]): Promise<void>;

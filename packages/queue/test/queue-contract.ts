@@ -64,6 +64,31 @@ export function queueContract(openStore: StoreFactory): void {
       expect(await sha256(t.queue.openMessage(queued.queueId))).toBe(sha256Of(Buffer.concat(pieces)));
     });
 
+    it('stores plain Uint8Array pieces (not Buffers), small and large, byte-identical', async () => {
+      await using t = await setup();
+      // A view into the middle of a larger array: what is stored is the view, not its neighbours.
+      const backing = new Uint8Array(200 * 1024).map((_, i) => i % 251);
+      for (const size of [100, 100 * 1024]) {
+        const view = backing.subarray(7, 7 + size);
+        const whole = await t.queue.enqueue({
+          envelope: envelope('a@example.org', ['b@example.com']),
+          message: view,
+        });
+        async function* split(): AsyncGenerator<Uint8Array> {
+          yield view.subarray(0, 3);
+          yield view.subarray(3);
+        }
+        const pieces = await t.queue.enqueue({
+          envelope: envelope('a@example.org', ['b@example.com']),
+          message: split(),
+        });
+        for (const { queueId, sha256: sum } of [whole, pieces]) {
+          expect(sum).toBe(sha256Of(Buffer.from(view)));
+          expect(await sha256(t.queue.openMessage(queueId))).toBe(sum);
+        }
+      }
+    });
+
     it('gives each recipient the next hop of its domain by default', async () => {
       await using t = await setup();
       const { queueId } = await t.queue.enqueue({
@@ -641,7 +666,7 @@ export function queueContract(openStore: StoreFactory): void {
     it('removes chunks staged by an enqueue that never committed when the queue opens', async () => {
       const store = await openStore();
       try {
-        await store.stageChunk('ORPHAN', 0, Buffer.from('half a message'), 0);
+        await store.stageChunk('ORPHAN', 0, [Buffer.from('half a message')], 0);
         const reopened = await store.reopen();
         const removed: Record<string, unknown>[] = [];
         const logger = { info() {}, error() {}, warn: (fields: object) => void removed.push({ ...fields }) };
