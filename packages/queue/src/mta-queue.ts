@@ -6,7 +6,7 @@
 import { openDelayLedger } from './delay-ledger.ts';
 import { createBounceHandler, type DelayNotices, startDelayNotices } from './dsn-notices.ts';
 import type { QueueLogger } from './events.ts';
-import { openQueueStore, type QueueStoreLocation } from './open-queue-store.ts';
+import { openQueueStore } from './open-queue-store.ts';
 import { type BounceNotice, openQueue, type Queue } from './queue.ts';
 import { DEFAULT_LIFETIME_MS } from './retry.ts';
 import type { QueueStore } from './store.ts';
