@@ -6,7 +6,7 @@
 // readMtaSections of @mailyard/service, as the forwarder reads them; the rest are the relay's.
 
 import { createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { compileRules, formatProblem, type Router } from '@mailyard/rules';
 import {
   ConfigError,
