@@ -6,9 +6,11 @@
 // queue directories under a temp dir, on loopback ports, relayhost = the same kind of sink —
 // does the same work. A second figure: pooled nodemailer clients with AUTH over STARTTLS.
 // Run (as root, Postfix installed): pnpm exec node --conditions=source bench/relay/run.ts [--messages 2000]
+//   [--sizes 1024,102400] [--conns reuse,one] [--quick]; RELAY_PROFILE=dir runs the relay under
+//   --cpu-prof; BENCH_PAUSE=seconds waits that long after start (pid and ports printed). CPU ms/msg: the relay process vs Postfix's master and all its children, per message.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,12 +19,17 @@ import { addUser } from '../../apps/relay/src/users-file.ts';
 import { startDns } from '../../tooling/testkit/src/dns-server.ts';
 import { createTestCertificate } from '../../tooling/testkit/src/tls.ts';
 import { freePort, rssBytes } from '../lib/harness.ts';
+import { treeCpuSeconds } from './process-cpu.ts';
 
 const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '2000' },
     sessions: { type: 'string', default: '20' },
     sizes: { type: 'string', default: '1024,102400' },
+    // `reuse`, `one` (one connection per message) or both.
+    conns: { type: 'string', default: 'reuse,one' },
+    // Only the throughput table: no nodemailer figure, no 50 MB message.
+    quick: { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -112,6 +119,11 @@ function startPostfix(smtpPort: number, sinkPort: number): void {
 }
 
 let relayPid = 0;
+
+/** Postfix's master: every other Postfix process is its child. */
+function postfixMasterPid(): number {
+  return Number(readFileSync(join(postfixDir ?? '', 'spool/pid/master.pid'), 'latin1').trim());
+}
 
 /** Relays one message of `size` octets; returns the relay's peak RSS above its idle RSS. */
 async function peakMemory(port: number, sink: { count: () => number }, size: number): Promise<number> {
@@ -204,8 +216,10 @@ async function measure(
   sink: { count: () => number },
   size: number,
   reuse: boolean,
-): Promise<number> {
+  cpu: () => number = () => 0,
+): Promise<{ rate: number; cpuMs: number }> {
   const before = sink.count();
+  const cpuBefore = cpu();
   const start = performance.now();
   const args = [
     '-s',
@@ -233,7 +247,10 @@ async function measure(
     if (performance.now() > deadline) throw new Error(`only ${sink.count() - before} of ${MESSAGES} arrived`);
     await new Promise((r) => setTimeout(r, 10));
   }
-  return MESSAGES / ((performance.now() - start) / 1000);
+  return {
+    rate: MESSAGES / ((performance.now() - start) / 1000),
+    cpuMs: ((cpu() - cpuBefore) * 1000) / MESSAGES,
+  };
 }
 
 async function measureNodemailer(port: number, sink: { count: () => number }, size: number): Promise<number> {
@@ -284,6 +301,14 @@ try {
   await startRelay(relayPort, submissionPort, relaySink.port, dns.address);
   startPostfix(postfixPort, postfixSink.port);
   await new Promise((r) => setTimeout(r, 1000));
+  if (process.env.BENCH_PAUSE) {
+    // Time to point strace or a probe at both: the relay's pid and ports, Postfix's port.
+    console.log(`relay pid ${relayPid} port ${relayPort}; postfix port ${postfixPort}`);
+    await new Promise((r) => setTimeout(r, Number(process.env.BENCH_PAUSE) * 1000));
+  }
+  // Memory first, while the relay is fresh: after thousands of messages its heap has grown to
+  // where one more large message adds nothing, which would measure nothing.
+  const peak = values.quick ? 0 : await peakMemory(relayPort, relaySink, 50 * 1024 * 1024);
   // Warm-up: connections, JIT, Postfix's processes.
   await measure(relayPort, relaySink, 1024, true);
   await measure(postfixPort, postfixSink, 1024, true);
@@ -291,25 +316,30 @@ try {
   console.log(
     `relaying ${MESSAGES} messages over ${SESSIONS} sessions, delivered messages/s counted at smtp-sink`,
   );
-  console.log('load                          mailyard   postfix   ratio');
+  console.log(
+    'load                          mailyard   postfix   ratio   CPU ms/msg: mailyard  postfix (smtpd+cleanup+qmgr+smtp+...)',
+  );
+  const relayCpu = (): number => treeCpuSeconds(relayPid);
+  const postfixCpu = (): number => treeCpuSeconds(postfixMasterPid());
   for (const size of values.sizes.split(',').map(Number)) {
-    for (const reuse of [true, false]) {
-      const ours = await measure(relayPort, relaySink, size, reuse);
-      const theirs = await measure(postfixPort, postfixSink, size, reuse);
+    for (const reuse of values.conns.split(',').map((c) => c === 'reuse')) {
+      const ours = await measure(relayPort, relaySink, size, reuse, relayCpu);
+      const theirs = await measure(postfixPort, postfixSink, size, reuse, postfixCpu);
       const label = `${size / 1024} KB, ${reuse ? 'reuse' : 'one conn/msg'}`;
       console.log(
-        `${label.padEnd(28)}  ${ours.toFixed(0).padStart(8)}  ${theirs.toFixed(0).padStart(8)}  ${(ours / theirs).toFixed(2).padStart(6)}`,
+        `${label.padEnd(28)}  ${ours.rate.toFixed(0).padStart(8)}  ${theirs.rate.toFixed(0).padStart(8)}  ${(ours.rate / theirs.rate).toFixed(2).padStart(6)}   ${ours.cpuMs.toFixed(2).padStart(19)}  ${theirs.cpuMs.toFixed(2).padStart(7)}`,
       );
     }
   }
-  const authed = await measureNodemailer(submissionPort, relaySink, 1024);
-  console.log(
-    `nodemailer pool (${SESSIONS} conns), AUTH over STARTTLS, 1 KB: mailyard ${authed.toFixed(0)} messages/s`,
-  );
-  const peak = await peakMemory(relayPort, relaySink, 50 * 1024 * 1024);
-  console.log(
-    `one 50 MB message: relay peak RSS ${(peak / 1048576).toFixed(1)} MB above idle (target <= 64 MB)`,
-  );
+  if (!values.quick) {
+    const authed = await measureNodemailer(submissionPort, relaySink, 1024);
+    console.log(
+      `nodemailer pool (${SESSIONS} conns), AUTH over STARTTLS, 1 KB: mailyard ${authed.toFixed(0)} messages/s`,
+    );
+    console.log(
+      `one 50 MB message (relayed first, in the fresh relay): peak RSS ${(peak / 1048576).toFixed(1)} MB above idle (target <= 64 MB)`,
+    );
+  }
   await dns.close();
 } finally {
   if (postfixDir) {

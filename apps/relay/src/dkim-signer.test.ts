@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { generateDkimKey } from '@mailyard/auth';
 import { describe, expect, it } from 'vitest';
 import { createDkimSigner, fromDomain } from './dkim-signer.ts';
@@ -19,5 +20,19 @@ describe('dkim signer', () => {
     const signed = await signer.sign(Buffer.from('From: a@example.org\r\nSubject: s\r\n\r\nhello\r\n'));
     expect(signed.headers.match(/^DKIM-Signature:/gm)).toHaveLength(2);
     expect((await signer.sign(Buffer.from('From: a@other.example\r\n\r\nhello\r\n'))).headers).toBe('');
+  });
+
+  it('reads nothing of the message when no key is configured at all', async () => {
+    let reads = 0;
+    const message = new Readable({
+      read() {
+        reads++;
+        this.push('From: a@example.org\r\n\r\nhello\r\n');
+        this.push(null);
+      },
+    });
+    expect(await createDkimSigner([]).sign(message)).toEqual({ headers: '', domain: null });
+    expect(reads).toBe(0);
+    expect(message.destroyed).toBe(true);
   });
 });

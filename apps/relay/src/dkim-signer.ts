@@ -38,6 +38,11 @@ export function createDkimSigner(keys: readonly DkimKeyConfig[]): DkimSigner {
   }
   return {
     async sign(source) {
+      if (byDomain.size === 0) {
+        // No keys at all: nothing to read (plain relaying).
+        if (!Buffer.isBuffer(source)) source.destroy();
+        return { headers: '', domain: null };
+      }
       const { head, message } = await peekHead(source);
       const domain = fromDomain(head);
       const domainKeys = domain ? byDomain.get(domain) : undefined;

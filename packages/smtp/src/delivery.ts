@@ -14,6 +14,11 @@ export interface DeliveryRequest {
   readonly nextHop: string;
   /** Opens the message (headers and body) from the start; may be called more than once. */
   readonly openMessage: () => Readable;
+  /**
+   * Octets `openMessage` yields, when the queue knows them: what RFC 1870 SIZE announces, so
+   * that nothing has to read the message just to measure it.
+   */
+  readonly size?: number;
 }
 
 /** One per recipient; `rcpt` is the recipient address as `formatAddress` writes it. */

@@ -18,7 +18,14 @@ type Collect = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'asyn
 
 let collector: Collect | null | undefined;
 
-/** V8's `gc`, from --expose-gc or enabled now (the documented way to reach it at run time). */
+/**
+ * V8's `gc`: the global one when Node was started with --expose-gc (also allowed in NODE_OPTIONS,
+ * the safe way, used first); else the flag is set now and a new context picks it up. Node's docs
+ * warn that flags changed after start may do nothing or worse. It works on the pinned Node 24
+ * (bench/relay's 50 MB figure runs this path; the relay's memory test starts with --expose-gc),
+ * but a future V8 that freezes its flags after start could abort here, where no catch helps:
+ * starting with --expose-gc avoids the question.
+ */
 function collectorOf(): Collect | null {
   if (collector !== undefined) return collector;
   const existing = (globalThis as { gc?: Collect }).gc;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAddress } from './address.ts';
 import type { Courier, DeliveryRequest } from './delivery.ts';
 import { peekHead } from './message-head.ts';
-import { createStampingCourier, PIECE, type Stamp } from './stamping-courier.ts';
+import { createStampingCourier, HOLD, PIECE, type Stamp } from './stamping-courier.ts';
 
 /** Reads the whole message, as a DKIM signer or an ARC sealer does: one field with its digest. */
 const digestStamp: Stamp = async (message) => {
@@ -55,16 +55,47 @@ function recorder(seen: string[]): Courier {
 const signal = new AbortController().signal;
 
 describe('stamping courier', () => {
-  it('prepends the stamped fields, the same each time the message is opened, reading the store once to stamp', async () => {
+  it('prepends the stamped fields, the same each time the message is opened, reading a small message from the store once', async () => {
     const seen: string[] = [];
     const opened = { count: 0 };
     const message = 'From: a@example.org\r\nSubject: s\r\n\r\nbody\r\n';
-    await createStampingCourier(recorder(seen), digestStamp).deliver(request(message, opened), signal);
+    await createStampingCourier(recorder(seen), digestStamp).deliver(request(message, opened, 8), signal);
     const digest = createHash('sha256').update(message).digest('hex');
     expect(seen[0]).toBe(`X-Digest: ${digest}\r\n${message}`);
     expect(seen[1]).toBe(seen[0]);
-    // One read to stamp, one per open.
+    // Held for the delivery request: the stamp and both opens read the one copy.
+    expect(opened.count).toBe(1);
+  });
+
+  it('streams a message larger than HOLD: one read to stamp, one per open', async () => {
+    const seen: string[] = [];
+    const opened = { count: 0 };
+    const message = `From: a@example.org\r\n\r\n${'line of body\r\n'.repeat(HOLD / 10)}`;
+    await createStampingCourier(recorder(seen), digestStamp).deliver(
+      request(message, opened, 64 * 1024),
+      signal,
+    );
+    const digest = createHash('sha256').update(message).digest('hex');
+    expect(seen[0]).toBe(`X-Digest: ${digest}\r\n${message}`);
     expect(opened.count).toBe(3);
+  });
+
+  it('takes the size the queue knows instead of reading a large message to the end when the stamp stops early', async () => {
+    const message = `From: a@elsewhere.example\r\n\r\n${'line of body\r\n'.repeat(HOLD / 10)}`;
+    const opened = { count: 0 };
+    let size: number | undefined;
+    const inner: Courier = {
+      async deliver(req) {
+        size = req.size;
+        return [{ rcpt: 'b@example.net', status: 'delivered', reply: '250 ok' }];
+      },
+    };
+    await createStampingCourier(inner, headOnlyStamp).deliver(
+      { ...request(message, opened, 64 * 1024), size: message.length },
+      signal,
+    );
+    expect(size).toBe(message.length);
+    expect(opened.count).toBe(1);
   });
 
   it('gives the inner courier the SIZE of the stamped message, whether the stamp read all of it or stopped early', async () => {
@@ -80,6 +111,7 @@ describe('stamping courier', () => {
       const inner: Courier = {
         async deliver(req) {
           size = req.envelope.params.size;
+          expect(req.size).toBe(size);
           sent = Buffer.concat(await req.openMessage().toArray()).length;
           return [{ rcpt: 'b@example.net', status: 'delivered', reply: '250 ok' }];
         },

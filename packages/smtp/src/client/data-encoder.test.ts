@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { encodeData, measureMessage } from './data-encoder.ts';
+import { DataEncoder, encodeData, measureMessage } from './data-encoder.ts';
 
 const text = async (input: string | (() => Readable)) => (await encodeData(input)).toString('latin1');
 
@@ -43,5 +43,55 @@ describe('DataEncoder', () => {
   it('measures the size with CRLF line endings and without dot-stuffing', async () => {
     expect(await measureMessage('a\n.b\n')).toBe('a\r\n.b\r\n'.length);
     expect(await measureMessage(Buffer.from('abc'))).toBe(5);
+  });
+
+  it('hands on a chunk that needs no change as the same buffer, without a copy', async () => {
+    const chunk = Buffer.from('Subject: x\r\n\r\nbody. more\r\n');
+    const encoder = new DataEncoder();
+    const out: Buffer[] = [];
+    encoder.on('data', (c: Buffer) => out.push(c));
+    encoder.end(chunk);
+    await new Promise((resolve) => encoder.once('end', resolve));
+    expect(out[0]).toBe(chunk);
+    expect(Buffer.concat(out).toString()).toBe(`${chunk}.\r\n`);
+  });
+
+  it('encodes as the octet-by-octet rules say, however the message is cut into chunks', async () => {
+    // The rules of the module comment, one octet at a time, on a string model.
+    const reference = (input: string): string => {
+      let out = '';
+      let atLineStart = true;
+      // Line ends are decided on the octets as sent (CR NUL LF is two of them), then NULs go.
+      const lines = input.replace(/\r\n|\r|\n/g, '\n').replace(/\u0000/g, '');
+      for (const ch of lines) {
+        if (ch === '\n') {
+          out += '\r\n';
+          atLineStart = true;
+          continue;
+        }
+        if (atLineStart && ch === '.') out += '.';
+        out += ch;
+        atLineStart = false;
+      }
+      return `${out}${atLineStart ? '' : '\r\n'}.\r\n`;
+    };
+    const alphabet = ['a', '.', '\r', '\n', '\u0000', ' ', '\r\n', '\r\n.'];
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 2000; round++) {
+      let input = '';
+      for (let i = random(40); i > 0; i--) input += alphabet[random(alphabet.length)];
+      const bytes = Buffer.from(input, 'latin1');
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; ) {
+        const next = at + 1 + random(6);
+        chunks.push(bytes.subarray(at, next));
+        at = next;
+      }
+      expect(await text(() => Readable.from(chunks))).toBe(reference(input));
+    }
   });
 });

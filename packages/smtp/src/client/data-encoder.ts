@@ -11,9 +11,18 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const NUL = 0x00;
+const CRLF = Buffer.from('\r\n');
+const STUFFED_DOT = Buffer.from('.');
 const TERMINATOR = Buffer.from('.\r\n');
+/** What the encoder changes: a dot after LF, NUL, CR without LF, LF without CR. */
+const NEEDS_CHANGE = /\n\.|\0|\r(?!\n)|(?<!\r)\n/;
+const LAST_LINE_END_AND_TERMINATOR = Buffer.from('\r\n.\r\n');
 
-/** Encodes raw message bytes into the DATA stream, final `.CRLF` included. */
+/**
+ * Encodes raw message bytes into the DATA stream, final `.CRLF` included. A chunk that needs no
+ * change (CRLF line endings, no NUL, no line starting with a dot: nearly every chunk) is handed on
+ * as it is, without a copy; one that does is copied once, with its changes.
+ */
 export class DataEncoder extends Transform {
   #atLineStart = true;
   #pendingCr = false;
@@ -24,41 +33,82 @@ export class DataEncoder extends Transform {
 
   override _transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback): void {
     const input = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    const out = Buffer.allocUnsafe(input.length * 2 + 2);
-    let n = 0;
-    for (const byte of input) {
-      if (this.#pendingCr) {
-        this.#pendingCr = false;
-        out[n++] = CR;
-        out[n++] = LF;
-        this.#atLineStart = true;
-        if (byte === LF) continue;
-      }
-      if (byte === CR) {
-        this.#pendingCr = true;
-      } else if (byte === LF) {
-        out[n++] = CR;
-        out[n++] = LF;
-        this.#atLineStart = true;
-      } else if (byte !== NUL) {
-        if (this.#atLineStart && byte === DOT) {
-          out[n++] = DOT;
-          this.stuffedDots++;
-        }
-        out[n++] = byte;
-        this.#atLineStart = false;
+    const n = input.length;
+    if (n > 0 && !this.#pendingCr && !(this.#atLineStart && input[0] === DOT)) {
+      // V8's compiled regex over a latin1 copy finds out about four times faster than the loop
+      // below that nothing needs to change, which is what nearly every chunk shows.
+      if (!NEEDS_CHANGE.test(input.toString('latin1'))) {
+        this.#atLineStart = input[n - 1] === LF;
+        this.contentBytes += n;
+        callback(null, input);
+        return;
       }
     }
-    this.contentBytes += n;
-    callback(null, n > 0 ? out.subarray(0, n) : undefined);
+    // Runs of the input to hand on unchanged, and what goes between them.
+    const parts: Buffer[] = [];
+    let start = 0;
+    let i = 0;
+    let atLineStart = this.#atLineStart;
+    if (this.#pendingCr && n > 0) {
+      // A CR ended the previous chunk: CRLF whether or not this one starts with LF.
+      this.#pendingCr = false;
+      parts.push(CRLF);
+      atLineStart = true;
+      if (input[0] === LF) i = start = 1;
+    }
+    // An indexed loop over the octets: far cheaper than `for...of` (or indexOf per line).
+    for (; i < n; i++) {
+      const byte = input[i] as number;
+      if (byte > CR) {
+        if (byte === DOT && atLineStart) {
+          if (i > start) parts.push(input.subarray(start, i));
+          parts.push(STUFFED_DOT);
+          start = i;
+          this.stuffedDots++;
+        }
+        atLineStart = false;
+      } else if (byte === CR) {
+        if (i + 1 === n) {
+          // Whether it is bare is known only with the next chunk.
+          if (i > start) parts.push(input.subarray(start, i));
+          start = n;
+          this.#pendingCr = true;
+        } else if (input[i + 1] === LF) {
+          i++;
+          atLineStart = true;
+        } else {
+          if (i > start) parts.push(input.subarray(start, i));
+          parts.push(CRLF);
+          start = i + 1;
+          atLineStart = true;
+        }
+      } else if (byte === LF) {
+        if (i > start) parts.push(input.subarray(start, i));
+        parts.push(CRLF);
+        start = i + 1;
+        atLineStart = true;
+      } else if (byte === NUL) {
+        // Dropped, and the line start stays where it was: a dot after it is still stuffed.
+        if (i > start) parts.push(input.subarray(start, i));
+        start = i + 1;
+      } else atLineStart = false;
+    }
+    this.#atLineStart = atLineStart;
+    if (start === 0 && parts.length === 0 && !this.#pendingCr) {
+      this.contentBytes += n;
+      callback(null, n > 0 ? input : undefined);
+      return;
+    }
+    if (start < n) parts.push(input.subarray(start, n));
+    const out = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    this.contentBytes += out.length;
+    callback(null, out.length > 0 ? out : undefined);
   }
 
   override _flush(callback: TransformCallback): void {
-    const tail: Buffer[] = [];
-    if (this.#pendingCr || !this.#atLineStart) tail.push(Buffer.from('\r\n'));
-    this.contentBytes += tail.length * 2;
-    tail.push(TERMINATOR);
-    callback(null, Buffer.concat(tail));
+    const unended = this.#pendingCr || !this.#atLineStart;
+    if (unended) this.contentBytes += 2;
+    callback(null, unended ? LAST_LINE_END_AND_TERMINATOR : TERMINATOR);
   }
 }
 

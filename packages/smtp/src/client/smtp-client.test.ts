@@ -112,11 +112,37 @@ describe('openSmtpClient', () => {
   });
 
   it('applies a rejected MAIL to every recipient', async () => {
-    const target = await peer({ mail: '553 5.7.1 Sender rejected' });
+    const target = await peer({ mail: '553 5.7.1 Sender rejected', extensions: ['SIZE 10485760'] });
     const client = await open(target);
     const outcomes = await client.send({ envelope: envelope(['a@x.test', 'b@x.test']), message: MESSAGE });
     expect(outcomes.map((o) => o.status)).toEqual(['bounced', 'bounced']);
     expect(target.commands.includes('DATA')).toBe(false);
+  });
+
+  it('pipelines MAIL, RCPT and DATA as one group, and sends no content when the group failed', async () => {
+    const target = await peer({ rcpt: '550 5.1.1 No such user' });
+    const client = await open(target);
+    const outcomes = await client.send({ envelope: envelope(['a@x.test', 'b@x.test']), message: MESSAGE });
+    expect(outcomes.map((o) => o.status)).toEqual(['bounced', 'bounced']);
+    expect(target.commands.slice(-4).map((c) => c.split(':')[0])).toEqual([
+      'MAIL FROM',
+      'RCPT TO',
+      'RCPT TO',
+      'DATA',
+    ]);
+    expect(target.transactions.every((t) => t.content === null)).toBe(true);
+  });
+
+  it('ends at once the data a server accepted after refusing every recipient', async () => {
+    const target = await peer({ rcpt: '550 5.1.1 No such user', data: '354 go ahead' });
+    const client = await open(target);
+    const outcomes = await client.send({ envelope: envelope(['a@x.test']), message: MESSAGE });
+    expect(outcomes[0]?.status).toBe('bounced');
+    expect(target.transactions.at(-1)?.content?.length ?? 0).toBe(0);
+    // The connection is still in step: the next message goes through.
+    const next = await client.send({ envelope: envelope(['b@x.test']), message: MESSAGE });
+    expect(next[0]?.status).toBe('bounced');
+    expect(target.commands.filter((c) => c === 'RSET')).toHaveLength(1);
   });
 
   it('applies the reply after the end of data to every accepted recipient', async () => {
@@ -240,7 +266,7 @@ describe('openSmtpClient', () => {
     ]);
   });
 
-  it('reuses one connection for several messages with RSET between them', async () => {
+  it('reuses one connection for several messages, with no RSET after a transaction the server ended with 2xx', async () => {
     const target = await peer();
     const client = await open(target);
     for (let i = 0; i < 3; i++) {
@@ -249,7 +275,17 @@ describe('openSmtpClient', () => {
     }
     expect(target.sessions).toHaveLength(1);
     expect(target.transactions).toHaveLength(3);
-    expect(target.commands.filter((c) => c === 'RSET')).toHaveLength(2);
+    expect(target.commands.filter((c) => c === 'RSET')).toHaveLength(0);
+  });
+
+  it('sends RSET before the next transaction when the last one ended without 2xx', async () => {
+    const target = await peer({ rcpt: '550 5.1.1 No such user' });
+    const client = await open(target);
+    for (let i = 0; i < 2; i++) {
+      const outcomes = await client.send({ envelope: envelope([`r${i}@x.test`]), message: MESSAGE });
+      expect(outcomes[0]?.status).toBe('bounced');
+    }
+    expect(target.commands.filter((c) => c === 'RSET')).toHaveLength(1);
   });
 
   it('streams a message given as a function returning a stream', async () => {

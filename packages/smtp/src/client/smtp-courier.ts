@@ -247,7 +247,11 @@ export function createSmtpCourier(options: SmtpCourierOptions = {}): SmtpCourier
       }
       pooled.messages++;
       const outcomes = await pooled.client.send(
-        { envelope: request.envelope, message: request.openMessage },
+        {
+          envelope: request.envelope,
+          message: request.openMessage,
+          ...(request.size !== undefined ? { size: request.size } : {}),
+        },
         signal,
       );
       await release(request.nextHop, pooled);
