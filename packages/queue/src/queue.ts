@@ -645,6 +645,8 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
             nextHop: group.nextHop,
             // The lease holds the message, so its body cannot be removed while this batch reads it.
             openMessage: () => openMessage(queueId, group.message, group.body),
+            // Announced as SIZE (RFC 1870) without reading the message to count it.
+            size: group.message.size,
           },
           [ALL_RECIPIENTS]: envelope.rcptTo.length,
         };

@@ -252,6 +252,16 @@ export function queueContract(openStore: StoreFactory): void {
       expect((await t.queue.counts()).delivering).toBe(3);
     });
 
+    it('tells the courier the stored size, so nothing reads the message to count it', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example']),
+        message: 'x'.repeat(70_000),
+      });
+      const [batch] = await t.queue.lease({ owner: 'w1', maxGroups: 10, leaseMs: MINUTE });
+      expect(batch?.request.size).toBe(70_000);
+    });
+
     it('gives a leased recipient to no one else until the lease expires', async () => {
       await using t = await setup();
       await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
