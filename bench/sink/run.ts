@@ -10,7 +10,9 @@
 // the server's CPU time (user + system, /proc/PID/stat) around the smtp-source run, divided by
 // the messages sent: CPU per message is the cost of the code and moves little with the load.
 // The sink parses messages in the background after answering; its CPU including that work
-// (measured once the API reports everything parsed) is printed as well.
+// (measured once the API reports everything parsed) is printed as well, and so is the CPU of
+// the process's main thread alone (the event loop that serves SMTP; the sink's SQLite writer
+// and WAL checkpointer run on threads of their own).
 //
 // Then the API over 10,000 stored messages: list pages and searches, median of 7 requests.
 //
@@ -21,7 +23,7 @@
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +163,8 @@ interface Measured {
   readonly rate: number;
   /** Server CPU µs per message during the load. */
   readonly cpuUs: number;
+  /** Of which the main thread's (a Node server's event loop). */
+  readonly mainUs: number;
   /** Including deferred work after the load (the sink's parsing); equals cpuUs for the others. */
   readonly cpuAllUs: number;
   readonly rssMiB: number;
@@ -190,6 +194,7 @@ async function measure(contender: Contender, load: Load): Promise<Measured> {
     await waitForGreeting(child, port);
     const pid = child.pid ?? 0;
     const before = cpuSeconds(pid);
+    const mainBefore = mainThreadSeconds(pid);
     const args = [
       join(tools, 'smtp-accept-rate.sh'),
       `127.0.0.1:${port}`,
@@ -203,18 +208,31 @@ async function measure(contender: Contender, load: Load): Promise<Measured> {
       timeout: 1_000_000,
     });
     const during = cpuSeconds(pid) - before;
+    const mainDuring = mainThreadSeconds(pid) - mainBefore;
     const rss = rssBytes(pid) / 1048576;
     await started.settle?.(load.count);
     const all = cpuSeconds(pid) - before;
     return {
       rate: Number(stdout.trim()),
       cpuUs: (during * 1e6) / load.count,
+      mainUs: (mainDuring * 1e6) / load.count,
       cpuAllUs: (all * 1e6) / load.count,
       rssMiB: rss,
     };
   } finally {
     await stop(child);
     started.cleanup?.();
+  }
+}
+
+/** CPU seconds of a process's main thread (its task with the process's id). */
+function mainThreadSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -243,7 +261,11 @@ for (const load of loads) {
   for (const name of results.keys()) {
     const list = (results.get(name) ?? []).map((m) => fmt(m.rate)).join(', ');
     const extra =
-      name === 'mailyard sink' ? `, ${fmt(med(name, (m) => m.cpuAllUs)).padStart(5)} µs with parsing` : '';
+      name === 'mailyard sink'
+        ? `, ${fmt(med(name, (m) => m.cpuAllUs)).padStart(5)} µs with parsing, event loop ${fmt(med(name, (m) => m.mainUs))} µs`
+        : name === 'postfix smtp-sink'
+          ? ''
+          : `, event loop ${fmt(med(name, (m) => m.mainUs))} µs`;
     console.log(
       `  ${name.padEnd(18)} ${fmt(med(name, (m) => m.rate)).padStart(6)} msgs/s (${list})  ` +
         `${fmt(med(name, (m) => m.cpuUs)).padStart(5)} µs CPU/msg${extra}  RSS ${fmt(med(name, (m) => m.rssMiB))} MiB`,
@@ -267,7 +289,11 @@ for (const load of loads) {
         )} (${fmt(
           cpuRatio(other, (m) => m.cpuAllUs),
           2,
-        )} with parsing)`,
+        )} with parsing)${
+          other === 'postfix smtp-sink'
+            ? ''
+            : `; event-loop CPU ${fmt(med(other, (m) => m.mainUs) / med(sink, (m) => m.mainUs), 2)}`
+        }`,
       );
     }
   }

@@ -155,4 +155,23 @@ describe('SMTP side', () => {
     await target.store.idle();
     expect((await target.json('/api/v1/messages')).messages[0].Subject).toBe('go');
   });
+
+  it('lists every message through the API as soon as its 250 arrives, with 20 sessions sending at once', async () => {
+    await using sink = await startSink({ verdicts: false, maxMessages: 0 });
+    const sessions = Array.from({ length: 20 }, async (_, session) => {
+      for (let n = 0; n < 10; n++) {
+        const raw = `Subject: s${session} n${n}\r\n\r\nbody ${session}/${n}\r\n`;
+        const id = await sink.sendRaw(raw);
+        // Checked on the 250 itself, before anything else runs: the commit is already visible.
+        expect(sink.store.get(id)).not.toBeNull();
+        // The raw route does not wait for background work: it serves what is committed.
+        const response = await sink.get(`/api/v1/message/${id}/raw`);
+        expect(response.status).toBe(200);
+        expect((await response.text()).endsWith(raw)).toBe(true);
+      }
+    });
+    await Promise.all(sessions);
+    expect(sink.store.count()).toEqual({ total: 200, unread: 200 });
+    expect((await sink.json('/api/v1/messages?limit=1')).total).toBe(200);
+  });
 });
