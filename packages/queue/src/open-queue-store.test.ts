@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { envelope } from '../test/helpers.ts';
 import { openQueueStore } from './open-queue-store.ts';
 import { openQueue } from './queue.ts';
+import { storeThread } from './threaded-sqlite-store.ts';
 
 describe('openQueueStore', () => {
   it('opens SQLite in queue.db of the data dir, creating the dir owner-only', async () => {
@@ -15,6 +16,19 @@ describe('openQueueStore', () => {
       expect(statSync(dir.join('data', 'nested', 'queue.db')).isFile()).toBe(true);
     } finally {
       await store.close();
+    }
+  });
+
+  it('runs SQLite in a worker thread unless told not to', async () => {
+    await using dir = await openTempDir();
+    const threaded = await openQueueStore({ url: null, schema: null, dataDir: dir.join('a') });
+    const inline = await openQueueStore({ url: null, schema: null, dataDir: dir.join('b'), thread: false });
+    try {
+      expect(storeThread in threaded).toBe(true);
+      expect(storeThread in inline).toBe(false);
+    } finally {
+      await threaded.close();
+      await inline.close();
     }
   });
 });

@@ -13,6 +13,7 @@ import { storeClosedError } from './errors.ts';
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql-driver.ts';
 import { createSqlStore } from './sql-store.ts';
 import type { QueueStore } from './store.ts';
+import { openThreadedSqliteStore } from './threaded-sqlite-store.ts';
 
 export interface SqliteStoreOptions {
   /** The database file, e.g. `<dataDir>/queue.db`. */
@@ -22,6 +23,11 @@ export interface SqliteStoreOptions {
    * it fail as "disk full" (452 4.3.1).
    */
   readonly maxDatabaseBytes?: number;
+  /**
+   * Runs the store in a worker thread (see threaded-sqlite-store.ts), so its synchronous SQLite
+   * calls and fsyncs do not block the caller's event loop. Default false.
+   */
+  readonly thread?: boolean;
 }
 
 export interface SqliteStore extends QueueStore {
@@ -112,6 +118,7 @@ function createSqliteDriver(options: SqliteStoreOptions): SqliteDriver {
 
 /** Opens (and creates) the SQLite queue store at `path`. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  if (options.thread) return openThreadedSqliteStore(options);
   const driver = createSqliteDriver(options);
   let segments: BodySegments | undefined;
   try {

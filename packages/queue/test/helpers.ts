@@ -53,12 +53,13 @@ export type DisposableStore = QueueStore & {
 
 export type StoreFactory = () => Promise<DisposableStore>;
 
-export function sqliteStores(dir: () => string): StoreFactory {
+/** SQLite stores in `dir`; `thread` runs each in a worker thread (openSqliteStore's `thread`). */
+export function sqliteStores(dir: () => string, thread = false): StoreFactory {
   let n = 0;
   return async () => {
     const path = `${dir()}/queue-${n++}.db`;
     const open = async (): Promise<DisposableStore> => {
-      const store = await openSqliteStore({ path });
+      const store = await openSqliteStore({ path, thread });
       return { ...store, reopen: open };
     };
     return open();

@@ -1,5 +1,6 @@
-// Runs the queue contract against both stores: SQLite in a temp dir, PostgreSQL in a schema of
-// its own (skipped with a reason without MAILYARD_TEST_PG_URL, failing under CI).
+// Runs the queue contract against every store: SQLite in a temp dir (in the caller's thread and in
+// a worker thread), PostgreSQL in a schema of its own (skipped with a reason without
+// MAILYARD_TEST_PG_URL, failing under CI).
 
 import { describeWithPostgres, openTempDir, type TempDir } from '@mailyard/testkit';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -15,6 +16,17 @@ describe('queue on SQLite', () => {
     await dir[Symbol.asyncDispose]();
   });
   queueContract(sqliteStores(() => dir.path));
+});
+
+describe('queue on SQLite in a worker thread', () => {
+  let dir: TempDir;
+  beforeAll(async () => {
+    dir = await openTempDir('mailyard-queue-thread-');
+  });
+  afterAll(async () => {
+    await dir[Symbol.asyncDispose]();
+  });
+  queueContract(sqliteStores(() => dir.path, true));
 });
 
 describeWithPostgres('queue on PostgreSQL', (db) => {

@@ -57,7 +57,8 @@ export const run: Command = async (argv, io) => {
     for (const problem of error.problems) io.stderr.write(`  ${problem}\n`);
     return 1;
   }
-  const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir });
+  // An operator command: a few statements, not worth starting the store thread for.
+  const store = await openQueueStore({ ...config.queue, dataDir: config.dataDir, thread: false });
   try {
     await using queue = await openQueue({ store, orphanAgeMs: 3_600_000 });
     return await operate(queue);
