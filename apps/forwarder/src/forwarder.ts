@@ -7,7 +7,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createResolver, createSrs, type Srs } from '@mailyard/auth';
+import { createCachingResolver, createResolver, createSrs, type Srs } from '@mailyard/auth';
 import {
   type BounceNotice,
   createQueueHttpHandler,
@@ -135,7 +135,11 @@ export async function openForwarder(
       router: config.router,
       srs,
       srsDomain: config.srs.domain,
-      resolver: createResolver(dnsServers ?? {}),
+      // Senders repeat: their SPF, DKIM and DMARC records are asked for once per `dns.cacheTtl`.
+      resolver:
+        config.dns.cacheTtlMs > 0
+          ? createCachingResolver(createResolver(dnsServers ?? {}), { ttlMs: config.dns.cacheTtlMs })
+          : createResolver(dnsServers ?? {}),
       arcKey: config.arc,
       dmarc: config.dmarc,
       subaddress: config.subaddress,

@@ -9,6 +9,7 @@ export {
   type Resolver,
   type ZoneData,
 } from './dns.ts';
+export { type CachingResolverOptions, createCachingResolver } from './dns-cache.ts';
 export {
   type DkimDnsRecord,
   type DkimDnsRecordOptions,

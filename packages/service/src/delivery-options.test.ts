@@ -4,7 +4,7 @@ import type { MtaConfig } from './mta-sections.ts';
 
 const base: Pick<MtaConfig, 'hostname' | 'dns' | 'delivery' | 'smarthosts'> = {
   hostname: 'mx.example.org',
-  dns: { servers: ['127.0.0.1:5353'] },
+  dns: { servers: ['127.0.0.1:5353'], cacheTtlMs: 30_000 },
   delivery: {
     port: 2525,
     tls: 'required',
@@ -63,7 +63,7 @@ describe('deliveryCourierOptions', () => {
   it('leaves out MTA-STS, reuse and DNS servers when the configuration turns them off', () => {
     const options = deliveryCourierOptions({
       ...base,
-      dns: { servers: [] },
+      dns: { servers: [], cacheTtlMs: 30_000 },
       delivery: { ...base.delivery, mtaSts: false, reuseIdleMs: 0 },
     });
     expect(options.mtaSts).toBeUndefined();

@@ -25,7 +25,7 @@ describe('readMtaSections', () => {
         delayNoticeMs: 4 * 3_600_000,
         maxMessageSize: 25 * 1024 * 1024,
       },
-      dns: { servers: [] },
+      dns: { servers: [], cacheTtlMs: 30_000 },
       tls: null,
       smarthosts: {},
       delivery: {

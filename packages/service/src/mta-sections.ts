@@ -68,7 +68,11 @@ export interface MtaConfig {
   /** Absolute. */
   readonly dataDir: string;
   readonly queue: QueueConfig;
-  readonly dns: { readonly servers: readonly string[] };
+  readonly dns: {
+    readonly servers: readonly string[];
+    /** How long verification answers are cached in-process (0: not at all). */
+    readonly cacheTtlMs: number;
+  };
   /** The PEM texts of `tls.cert` and `tls.key`. */
   readonly tls: { readonly cert: string; readonly key: string } | null;
   readonly smarthosts: Readonly<Record<string, SmarthostConfig>>;
@@ -100,7 +104,7 @@ export function readMtaSections(r: ConfigReader, options: MtaSectionsOptions): M
   const hostname = r.string(['hostname'], options.defaultHostname ?? 'localhost');
   const dataDir = files.path(r.string(['dataDir'], './data'));
   const queue = readQueue(r);
-  const dns = { servers: readDnsServers(r) };
+  const dns = { servers: readDnsServers(r), cacheTtlMs: r.duration(['dns', 'cacheTtl'], 30_000) };
 
   r.keys(['tls'], ['cert', 'key']);
   let tls: MtaConfig['tls'] = null;
@@ -159,7 +163,7 @@ function readQueue(r: ConfigReader): QueueConfig {
 }
 
 function readDnsServers(r: ConfigReader): string[] {
-  r.keys(['dns'], ['servers']);
+  r.keys(['dns'], ['servers', 'cacheTtl']);
   const servers = r.strings(['dns', 'servers'], []);
   servers.forEach((server, i) => {
     const host = /^\[(.+)\](?::\d+)?$/.exec(server)?.[1] ?? server.replace(/:\d+$/, '');
