@@ -16,6 +16,7 @@ import {
   MTA_SECTIONS,
   type MtaConfig,
   openConfig,
+  type ParseConfigOptions,
   parseHostPort,
   readCheckSpecs,
   readConfigText,
@@ -191,23 +192,11 @@ function readRules(
   return null;
 }
 
-export interface ParseForwarderConfigOptions {
-  readonly file: string;
-  readonly env?: NodeJS.ProcessEnv;
-  readonly defaultHostname?: string;
-}
+export type ParseForwarderConfigOptions = ParseConfigOptions;
 
 /** Parses and validates; throws ConfigError with every problem. */
 export function parseForwarderConfig(text: string, options: ParseForwarderConfigOptions): ForwarderConfig {
-  const {
-    source,
-    reader: r,
-    files,
-  } = openConfig(text, {
-    file: options.file,
-    known: TOP,
-    ...(options.env ? { env: options.env } : {}),
-  });
+  const { source, reader: r, files } = openConfig(text, { ...options, known: TOP });
   const where = (path: ConfigPath) => source.where(path);
   const mta = readMtaSections(r, {
     file: options.file,

@@ -13,6 +13,7 @@ import {
   type HostPort,
   type MtaConfig,
   openConfig,
+  type ParseConfigOptions,
   parseHostPort,
   readCheckSpecs,
   readConfigText,
@@ -76,25 +77,11 @@ const TOP = [
   'checks',
 ];
 
-export interface ParseRelayConfigOptions {
-  /** Shown in problems and the base of relative paths. */
-  readonly file: string;
-  readonly env?: NodeJS.ProcessEnv;
-  /** Hostname when the file names none. */
-  readonly defaultHostname?: string;
-}
+export type ParseRelayConfigOptions = ParseConfigOptions;
 
 /** Parses and validates; throws ConfigError with every problem. */
 export function parseRelayConfig(text: string, options: ParseRelayConfigOptions): RelayConfig {
-  const {
-    source,
-    reader: r,
-    files,
-  } = openConfig(text, {
-    file: options.file,
-    known: TOP,
-    ...(options.env ? { env: options.env } : {}),
-  });
+  const { source, reader: r, files } = openConfig(text, { ...options, known: TOP });
 
   // Problems come in this order: the shared sections, then the relay's own keys.
   const shared = readMtaSections(r, {

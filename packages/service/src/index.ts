@@ -32,5 +32,5 @@ export {
   readMtaSections,
   type SmarthostConfig,
 } from './mta-sections.ts';
-export { type OpenedConfig, openConfig, readConfigText } from './open-config.ts';
+export { type OpenedConfig, openConfig, type ParseConfigOptions, readConfigText } from './open-config.ts';
 export { createRefuse, type Refuse } from './refusal.ts';

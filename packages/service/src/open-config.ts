@@ -7,6 +7,15 @@ import { type ConfigSource, type LoadConfigOptions, loadConfigFile } from './con
 import { type ConfigFiles, createConfigFiles } from './config-files.ts';
 import { ConfigError, type ConfigReader, createConfigReader } from './config-reader.ts';
 
+/** What every app's `parse…Config(text, options)` takes. */
+export interface ParseConfigOptions {
+  /** Shown in problems and the base of relative paths. */
+  readonly file: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Hostname when the file names none. */
+  readonly defaultHostname?: string;
+}
+
 export interface OpenedConfig {
   readonly source: ConfigSource;
   readonly reader: ConfigReader;
