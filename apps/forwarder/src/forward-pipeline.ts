@@ -6,8 +6,7 @@
 // Bounces coming back to one of our SRS addresses are reversed to the original sender here too.
 // 250 is answered only once the queue committed; anything unexpected becomes 451 4.3.0.
 
-import { Readable } from 'node:stream';
-import { type ArcKey, type Resolver, type Srs, sealArc, type Verdict, verify } from '@mailyard/auth';
+import { type ArcKey, type Resolver, type Srs, type Verdict, verify } from '@mailyard/auth';
 import type { Queue } from '@mailyard/queue';
 import type { Router } from '@mailyard/rules';
 import type { Logger } from '@mailyard/service';
@@ -201,6 +200,13 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
         resolver: options.resolver,
         authservId: options.hostname,
         ...(options.now ? { now: options.now } : {}),
+        // Sealed in the same pass over the message, unless DMARC policy is about to refuse it.
+        ...(options.arcKey
+          ? {
+              sealWith: options.arcKey,
+              sealIf: (v: Verdict) => dmarcDecision(v, options.dmarc).action !== 'reject',
+            }
+          : {}),
       });
       const dmarc = dmarcDecision(verdict, options.dmarc);
       if (dmarc.action === 'reject') throw dmarc.error;
@@ -210,14 +216,9 @@ export function createForwardPipeline(options: ForwardPipelineOptions): ForwardP
       if (waiting.length > 0) holdReasons.add(UNVERIFIED_REASON);
       const trace = `${dmarc.action === 'tag' ? dmarc.header : ''}${verdict.authenticationResults}\r\n`;
       let top = trace;
-      if (options.arcKey) {
-        const input = spooled.buffer
-          ? Buffer.concat([Buffer.from(trace), spooled.buffer])
-          : Readable.from(prefixed(trace, spooled.open()));
-        const sealed = await sealArc(input, verdict, options.arcKey, options.now ? { now: options.now } : {});
-        if (sealed.sealed) top = `${sealed.headers}${trace}`;
-        else logger.warn({ sessionId: request.sessionId, reason: sealed.reason }, 'ARC seal skipped');
-      }
+      if (verdict.arcSeal?.sealed) top = `${verdict.arcSeal.headers}${trace}`;
+      else if (verdict.arcSeal)
+        logger.warn({ sessionId: request.sessionId, reason: verdict.arcSeal.reason }, 'ARC seal skipped');
       const nextHops = new Map(targets.map((t) => [formatAddress(t.address).toLowerCase(), t.nextHop]));
       const rcptTo = [
         ...new Map(

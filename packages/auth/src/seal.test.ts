@@ -66,6 +66,23 @@ describe('sealArc', () => {
     expect(next.arc).toMatchObject({ result: 'pass', instance: 1 });
   });
 
+  it('seals in the same pass as verify() when given sealWith, and the next hop validates it', async () => {
+    const message =
+      (await signDkim(MESSAGE, { domain: 'example.org', selector: 'a', privateKey: author.privateKey })) +
+      MESSAGE;
+    const key = { domain: 'forwarder.test', selector: 'arc', privateKey: createPrivateKey(hop1.privateKey) };
+    const verdict = await verify(message, { ...options('mx.forwarder.test'), sealWith: key });
+    expect(verdict.arcSeal?.sealed).toBe(true);
+    if (!verdict.arcSeal?.sealed) return;
+    expect(verdict.arcSeal.headers).toMatch(/^ARC-Authentication-Results: i=1; mx\.forwarder\.test;/m);
+    const next = await verify(verdict.arcSeal.headers + message, {
+      ...options('mx.list.test'),
+      clientIp: '203.0.113.1',
+    });
+    expect(next.arc).toMatchObject({ result: 'pass', instance: 1 });
+    expect(next.dkim[0]?.result).toBe('pass');
+  });
+
   it('adds instance 2 with cv=pass over a valid chain', async () => {
     const message =
       (await signDkim(MESSAGE, { domain: 'example.org', selector: 'a', privateKey: author.privateKey })) +

@@ -57,6 +57,43 @@ export async function sealArc(
       signTime: options.now?.() ?? new Date(),
     },
   });
+  return toSealResult(result, verdict);
+}
+
+/**
+ * What verify() keeps of a message when asked to seal it (`sealWith`): its parsed header and ARC
+ * chain, and the body hash of the seal's canonicalization, computed in the same pass as DKIM.
+ */
+export interface PreparedSeal {
+  readonly headers: unknown;
+  readonly arc: unknown;
+  readonly bodyHash: string;
+}
+
+/** sealArc() without reading the message again: from what verify() prepared while it read it. */
+export async function sealPrepared(
+  prepared: PreparedSeal,
+  verdict: Verdict,
+  key: ArcKey,
+  options: SealArcOptions = {},
+): Promise<SealResult> {
+  const seal = {
+    signingDomain: key.domain,
+    selector: key.selector,
+    privateKey: key.privateKey as string | Buffer,
+    bodyHash: prepared.bodyHash,
+    cv: verdict.arc.result,
+    authResults: verdict.authenticationResultsValue,
+    signTime: options.now?.() ?? new Date(),
+  };
+  // mailauth's own one-pass path (its authenticate() seals this way); its types know only the other.
+  const result = await (
+    createSeal as unknown as (input: false, data: object) => ReturnType<typeof createSeal>
+  )(false, { headers: prepared.headers, arc: prepared.arc, seal });
+  return toSealResult(result, verdict);
+}
+
+function toSealResult(result: Awaited<ReturnType<typeof createSeal>>, verdict: Verdict): SealResult {
   if (result.errors.length > 0 || result.headers.length === 0) {
     const reason = result.errors.map((entry) => entry.err.message).join('; ') || 'no ARC set created';
     return { sealed: false, reason };

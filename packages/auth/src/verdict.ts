@@ -2,6 +2,8 @@
 // (RFC 6376, RFC 8463), DMARC (RFC 9989), the ARC chain (RFC 8617) and the finished
 // Authentication-Results header field (RFC 8601). Failed checks are values here, never errors.
 
+import type { SealResult } from './seal.ts';
+
 /** RFC 8601 §2.7 result keywords used by the methods we report. */
 export type AuthResult =
   | 'pass'
@@ -76,4 +78,6 @@ export interface Verdict {
   readonly authenticationResultsValue: string;
   /** True when the DNS time budget ran out during this verification. */
   readonly dnsBudgetExhausted: boolean;
+  /** The ARC set for this message, when verify() was asked to seal it (`sealWith`). */
+  readonly arcSeal?: SealResult;
 }

@@ -10,6 +10,7 @@ import { formatAddress } from '@mailyard/smtp';
 import { arc, dkimVerify, dmarc, spf } from 'mailauth';
 import { arcSealTagProblem } from './arc-seal-tags.ts';
 import { type Resolver, withDnsBudget } from './dns.ts';
+import { type ArcKey, sealPrepared } from './seal.ts';
 import type {
   ArcVerdict,
   AuthResult,
@@ -41,6 +42,13 @@ export interface VerifyOptions {
   readonly minRsaBits?: number;
   /** The clock, for DKIM t=/x= (default: the system clock). */
   readonly now?: () => Date;
+  /**
+   * Seal the message with this key too (the verdict's `arcSeal`): the seal's body hash is taken in
+   * the same pass as DKIM's, so the message is read once for both, not once more by sealArc().
+   */
+  readonly sealWith?: ArcKey;
+  /** With `sealWith`: seal only when this says so (e.g. not a message about to be refused). */
+  readonly sealIf?: (verdict: Verdict) => boolean;
 }
 
 const TOKEN = /^[A-Za-z0-9!#$%&'*+\-.^_`{|}~]+$/;
@@ -162,6 +170,10 @@ export async function verify(message: MessageInput, options: VerifyOptions): Pro
   const resolver = budget.resolver as (name: string, rrtype: string) => Promise<string[][]>;
   const minBitLength = options.minRsaBits ?? 1024;
   const entries: string[] = [];
+  // mailauth fills in `bodyHash` while it reads the message.
+  const sealing: { signingDomain: string; selector: string; bodyHash?: string } | undefined = options.sealWith
+    ? { signingDomain: options.sealWith.domain, selector: options.sealWith.selector }
+    : undefined;
 
   // SPF needs only the envelope: it runs while DKIM reads the message (one DNS round trip less).
   const spfPending = checkSpf(options, resolver);
@@ -174,7 +186,8 @@ export async function verify(message: MessageInput, options: VerifyOptions): Pro
       resolver,
       minBitLength,
       ...(options.now ? { curTime: options.now() } : {}),
-    });
+      ...(sealing ? { seal: sealing } : {}),
+    } as Parameters<typeof dkimVerify>[1]);
     dkim = dkimResult.results
       .filter((row) => row.signature !== undefined || row.signingDomain !== undefined)
       .map((row) => ({
@@ -295,7 +308,7 @@ export async function verify(message: MessageInput, options: VerifyOptions): Pro
 
   const results = entries.length > 0 ? entries.map((entry) => fold(entry)) : ['none'];
   const value = `${authservId};\r\n\t${results.join(';\r\n\t')}`;
-  return {
+  const verdict: Verdict = {
     authservId,
     spf: spfVerdict,
     dkim,
@@ -305,4 +318,19 @@ export async function verify(message: MessageInput, options: VerifyOptions): Pro
     authenticationResultsValue: value,
     dnsBudgetExhausted: budget.exhausted(),
   };
+  if (!options.sealWith || options.sealIf?.(verdict) === false) return verdict;
+  const arcSeal =
+    dkimResult && sealing?.bodyHash
+      ? await sealPrepared(
+          {
+            headers: dkimResult.headers,
+            arc: (dkimResult as unknown as { arc?: unknown }).arc,
+            bodyHash: sealing.bodyHash,
+          },
+          verdict,
+          options.sealWith,
+          options.now ? { now: options.now } : {},
+        )
+      : ({ sealed: false, reason: 'the message could not be read for sealing' } as const);
+  return { ...verdict, arcSeal };
 }
