@@ -19,6 +19,7 @@ import { addUser } from '../../apps/relay/src/users-file.ts';
 import { startDns } from '../../tooling/testkit/src/dns-server.ts';
 import { createTestCertificate } from '../../tooling/testkit/src/tls.ts';
 import { freePort, rssBytes } from '../lib/harness.ts';
+import { type SmtpSink, startSmtpSink } from '../lib/smtp-sink.ts';
 import { treeCpuSeconds } from './process-cpu.ts';
 
 const { values } = parseArgs({
@@ -42,23 +43,11 @@ chmodSync(dir, 0o755);
 const children: ChildProcess[] = [];
 let postfixDir: string | null = null;
 
-/** A Postfix smtp-sink; `count()` is the number of messages it has received. */
-async function startSink(): Promise<{ port: number; count: () => number }> {
-  const port = await freePort();
-  const child = spawn('smtp-sink', ['-c', '-u', 'nobody', `127.0.0.1:${port}`, '1024'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let last = 0;
-  let tail = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-200);
-    const matches = [...tail.matchAll(/mesg=(\d+)/g)];
-    const n = Number(matches.at(-1)?.[1] ?? last);
-    if (n > last) last = n;
-  });
-  await new Promise((r) => setTimeout(r, 300));
-  return { port, count: () => last };
+/** A Postfix smtp-sink (bench/lib), stopped with the other children at the end. */
+async function startSink(): Promise<SmtpSink> {
+  const sink = await startSmtpSink();
+  children.push(sink.child);
+  return sink;
 }
 
 function startPostfix(smtpPort: number, sinkPort: number): void {
