@@ -21,6 +21,7 @@ import {
   type AdminHttp,
   createLogger,
   createMtaMetrics,
+  createShutdown,
   deliveryCourierOptions,
   type Logger,
   type MtaMetrics,
@@ -104,7 +105,9 @@ export async function openForwarder(
 ): Promise<Forwarder> {
   const logger = options.logger ?? createLogger({ app: 'forwarder', level: config.log.level });
   mkdirSync(join(config.dataDir, 'spool'), { recursive: true, mode: 0o700 });
-  const cleanup: (() => Promise<void> | void)[] = [];
+  // Opened in dependency order, so closing (newest first) stops accepting first, then deliveries,
+  // the queue and its store last; a start that fails half way closes what it opened.
+  const shutdown = createShutdown(logger, 'forwarder');
   try {
     const mta = await openMtaQueue({
       settings: config.queue,
@@ -113,10 +116,10 @@ export async function openForwarder(
       logger,
       notice: toOriginalSender,
     });
-    cleanup.push(() => mta.close());
+    shutdown.add(() => mta.close());
     const { queue, delayNotices } = mta;
     const metrics = createMtaMetrics(queue);
-    cleanup.push(() => metrics.close());
+    shutdown.add(() => metrics.close());
     const srs = createSrs({
       domain: config.srs.domain,
       secrets: config.srs.secrets,
@@ -128,7 +131,7 @@ export async function openForwarder(
         ? await openPostgresDestinations(config.queue.url, config.queue.schema)
         : openSqliteDestinations(join(config.dataDir, 'destinations.db'))
       : null;
-    if (destinations) cleanup.push(() => destinations.close());
+    if (destinations) shutdown.add(() => destinations.close());
     const pipeline = createForwardPipeline({
       hostname: config.hostname,
       queue,
@@ -178,26 +181,6 @@ export async function openForwarder(
     });
     if (checks.length > 0)
       backend = withChecks(backend, checks, { resolver: checkResolver, logger, tagHeader: false });
-    const server = createSmtpServer(
-      {
-        hostname: config.hostname,
-        listeners: [
-          {
-            name: 'mx',
-            host: config.listen.host,
-            port: config.listen.port,
-            tls: config.tls ? 'starttls' : 'none',
-          },
-        ],
-        ...(config.tls ? { tls: config.tls } : {}),
-        maxMessageSize: config.queue.maxMessageSize,
-        limits: { maxRecipients: config.limits.maxRecipients },
-        logger,
-      },
-      backend,
-    );
-    const [listener] = await server.listen();
-    cleanup.push(() => server.close({ deadline: 1000 }));
     const courier = createSmtpCourier(deliveryCourierOptions(config));
     const worker = createWorker({
       queue,
@@ -220,7 +203,7 @@ export async function openForwarder(
       ...(options.owner ? { owner: options.owner } : {}),
     });
     worker.start();
-    cleanup.push(async () => {
+    shutdown.add(async () => {
       await worker.stop();
       await courier.close();
     });
@@ -233,27 +216,33 @@ export async function openForwarder(
         ...(destinations ? { publicRoutes: [verificationRoute(destinations, queue)] } : {}),
         routes: [createQueueHttpHandler(queue, { logger })],
       });
-      cleanup.push(() => admin?.close());
+      shutdown.add(() => admin?.close());
     }
+    const server = createSmtpServer(
+      {
+        hostname: config.hostname,
+        listeners: [
+          {
+            name: 'mx',
+            host: config.listen.host,
+            port: config.listen.port,
+            tls: config.tls ? 'starttls' : 'none',
+          },
+        ],
+        ...(config.tls ? { tls: config.tls } : {}),
+        maxMessageSize: config.queue.maxMessageSize,
+        limits: { maxRecipients: config.limits.maxRecipients },
+        logger,
+      },
+      backend,
+    );
+    const [listener] = await server.listen();
+    shutdown.add(({ deadlineMs }) => server.close({ deadline: deadlineMs ?? 10_000 }));
     logger.info(
       { listen: `${listener?.host}:${listener?.port}`, admin: admin?.url ?? null, domains: config.domains },
       'forwarder started',
     );
-    let closing: Promise<void> | undefined;
-    const close = (closeOptions: { deadlineMs?: number } = {}): Promise<void> => {
-      closing ??= (async () => {
-        logger.info({}, 'forwarder stopping');
-        await server.close({ deadline: closeOptions.deadlineMs ?? 10_000 });
-        await admin?.close();
-        await worker.stop();
-        await courier.close();
-        metrics.close();
-        await destinations?.close();
-        await mta.close();
-        logger.info({}, 'forwarder stopped');
-      })();
-      return closing;
-    };
+    const close = (closeOptions: { deadlineMs?: number } = {}): Promise<void> => shutdown.close(closeOptions);
     return {
       listener: listener as ListeningAddress,
       adminUrl: admin?.url ?? null,
@@ -268,7 +257,7 @@ export async function openForwarder(
       [Symbol.asyncDispose]: () => close(),
     };
   } catch (error) {
-    for (const step of cleanup.reverse()) await step();
+    await shutdown.close({ deadlineMs: 1000 });
     throw error;
   }
 }

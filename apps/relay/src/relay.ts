@@ -16,6 +16,7 @@ import {
   type AdminHttp,
   createLogger,
   createMtaMetrics,
+  createShutdown,
   type Logger,
   type MtaMetrics,
   openAdminHttp,
@@ -65,10 +66,9 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
   const logger = options.logger ?? createLogger({ app: 'relay', level: config.log.level });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const signer = createDkimSigner(config.dkim);
-  const cleanup: (() => Promise<void> | void)[] = [];
-  const unwind = async (): Promise<void> => {
-    for (const step of cleanup.reverse()) await step();
-  };
+  // Opened in dependency order, so closing (newest first) stops accepting first, then deliveries,
+  // the queue and its store last; a start that fails half way closes what it opened.
+  const shutdown = createShutdown(logger, 'relay');
   try {
     const mta = await openMtaQueue({
       settings: config.queue,
@@ -76,10 +76,18 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       reportingMta: config.hostname,
       logger,
     });
-    cleanup.push(() => mta.close());
+    shutdown.add(() => mta.close());
     const { queue, delayNotices } = mta;
     const metrics = createMtaMetrics(queue);
-    cleanup.push(() => metrics.close());
+    shutdown.add(() => metrics.close());
+    const delivery = startDelivery({
+      queue,
+      config,
+      signer,
+      logger,
+      ...(options.owner ? { owner: options.owner } : {}),
+    });
+    shutdown.add(() => delivery.stop());
     const pipeline = createAcceptPipeline({
       queue,
       router: config.router,
@@ -121,6 +129,16 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
         tls: config.tls ? 'starttls' : 'none',
       });
     }
+    let admin: AdminHttp | null = null;
+    if (config.admin) {
+      admin = await openAdminHttp({
+        ...config.admin,
+        registry: metrics.registry,
+        logger,
+        routes: [createQueueHttpHandler(queue, { logger }), createInjectRoute(pipeline, logger)],
+      });
+      shutdown.add(() => admin?.close());
+    }
     const server: SmtpServer = createSmtpServer(
       {
         hostname: config.hostname,
@@ -132,25 +150,7 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       backend,
     );
     const bound = await server.listen();
-    cleanup.push(() => server.close({ deadline: 1000 }));
-    const delivery = startDelivery({
-      queue,
-      config,
-      signer,
-      logger,
-      ...(options.owner ? { owner: options.owner } : {}),
-    });
-    cleanup.push(() => delivery.stop());
-    let admin: AdminHttp | null = null;
-    if (config.admin) {
-      admin = await openAdminHttp({
-        ...config.admin,
-        registry: metrics.registry,
-        logger,
-        routes: [createQueueHttpHandler(queue, { logger }), createInjectRoute(pipeline, logger)],
-      });
-      cleanup.push(() => admin?.close());
-    }
+    shutdown.add(({ deadlineMs }) => server.close({ deadline: deadlineMs ?? 10_000 }));
     logger.info(
       {
         listeners: bound.map((l) => `${l.name}=${l.host}:${l.port}`),
@@ -159,20 +159,7 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       },
       'relay started',
     );
-    let closing: Promise<void> | undefined;
-    const close = (closeOptions: { deadlineMs?: number } = {}): Promise<void> => {
-      closing ??= (async () => {
-        logger.info({}, 'relay stopping');
-        // Stop accepting first; then deliveries; the queue and store last.
-        await server.close({ deadline: closeOptions.deadlineMs ?? 10_000 });
-        await admin?.close();
-        await delivery.stop();
-        metrics.close();
-        await mta.close();
-        logger.info({}, 'relay stopped');
-      })();
-      return closing;
-    };
+    const close = (closeOptions: { deadlineMs?: number } = {}): Promise<void> => shutdown.close(closeOptions);
     return {
       listeners: Object.fromEntries(bound.map((l) => [l.name, l])),
       adminUrl: admin?.url ?? null,
@@ -185,7 +172,7 @@ export async function openRelay(config: RelayConfig, options: OpenRelayOptions =
       [Symbol.asyncDispose]: () => close(),
     };
   } catch (error) {
-    await unwind();
+    await shutdown.close({ deadlineMs: 1000 });
     throw error;
   }
 }

@@ -34,3 +34,4 @@ export {
 } from './mta-sections.ts';
 export { type OpenedConfig, openConfig, type ParseConfigOptions, readConfigText } from './open-config.ts';
 export { createRefuse, type Refuse } from './refusal.ts';
+export { type CloseOptions, type CloseStep, createShutdown, type Shutdown } from './shutdown.ts';
