@@ -101,12 +101,13 @@ export async function startWorld(
     arc: { domain: 'forward.test', selector: 'arc', key: 'arc.pem' },
     rules: RULES,
     webhooks: { app: { url: 'http://127.0.0.1:9/unused', secret: 'webhook-secret-0123456789' } },
-    dns: { servers: [dns.address] },
     delivery: { port: peer.port, tls: 'none', mtaSts: false, reuseIdle: 0, poll: '100ms' },
     queue: { retry: ['1s'] },
     admin: { listen: '127.0.0.1:0', token: ADMIN_TOKEN },
     log: { level: 'silent' },
     ...overrides,
+    // The loopback zone is always the resolver; an override adds other dns keys (cacheTtl).
+    dns: { servers: [dns.address], ...(overrides.dns as Json | undefined) },
   };
   const file = dir.join('forwarder.yaml');
   writeFileSync(file, stringify(config));
