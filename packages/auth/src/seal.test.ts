@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createStaticResolver } from './dns.ts';
 import { dkimDnsRecord, generateDkimKey } from './keys.ts';
-import { sealArc } from './seal.ts';
+import { keyForMailauth, mailauthTakesKeyObjects, sealArc } from './seal.ts';
 import { signDkim } from './sign.ts';
 import { verify } from './verify.ts';
 
@@ -51,6 +51,25 @@ describe('sealArc', () => {
       clientIp: '203.0.113.1',
     });
     expect(next.arc).toMatchObject({ result: 'pass', instance: 1 });
+  });
+
+  it('hands a KeyObject to stock mailauth (an npm install, unpatched) as PEM, exported once', async () => {
+    // This workspace runs the patched mailauth, which takes the object itself.
+    expect(mailauthTakesKeyObjects()).toBe(true);
+    const object = createPrivateKey(hop1.privateKey);
+    expect(keyForMailauth(object)).toBe(object);
+    const pem = keyForMailauth(object, false);
+    expect(typeof pem).toBe('string');
+    expect(keyForMailauth(object, false)).toBe(pem);
+    expect(createPrivateKey(pem).equals(object)).toBe(true);
+    expect(keyForMailauth(hop1.privateKey, false)).toBe(hop1.privateKey);
+    const verdict = await verify(MESSAGE, options('mx.forwarder.test'));
+    const sealed = await sealArc(MESSAGE, verdict, {
+      domain: 'forwarder.test',
+      selector: 'arc',
+      privateKey: pem,
+    });
+    expect(sealed.sealed).toBe(true);
   });
 
   it('seals with a key parsed once (a KeyObject), as a forwarder keeps it', async () => {

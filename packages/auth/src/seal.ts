@@ -2,7 +2,8 @@
 // Authentication-Results, ARC-Message-Signature and ARC-Seal for instance i = n + 1, with cv=
 // from the verdict's chain result (none for the first set). mailauth creates the set.
 
-import type { KeyObject } from 'node:crypto';
+import { createSecretKey, KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createSeal } from 'mailauth';
 import type { Verdict } from './verdict.ts';
 import type { MessageInput } from './verify.ts';
@@ -27,6 +28,43 @@ export type SealResult =
     }
   | { readonly sealed: false; readonly reason: string };
 
+// Mailyard's own install patches mailauth (patches/mailauth@7.1.0.patch) to take a parsed key as
+// it is, so that a caller that parses its key once does not pay for parsing it on every seal. A
+// consumer's install from npm has stock mailauth, which takes only PEM: there a KeyObject is
+// exported to PEM, once per key.
+const mailauthTools = createRequire(import.meta.url)('mailauth/lib/tools.js') as {
+  getPrivateKey(key: unknown): unknown;
+};
+let takesKeyObjects: boolean | undefined;
+const pemOf = new WeakMap<KeyObject, string>();
+
+/** True when this mailauth uses a KeyObject as it is (the patched one). */
+export function mailauthTakesKeyObjects(): boolean {
+  if (takesKeyObjects === undefined) {
+    const probe = createSecretKey(Buffer.alloc(1));
+    try {
+      takesKeyObjects = mailauthTools.getPrivateKey(probe) === probe;
+    } catch {
+      takesKeyObjects = false;
+    }
+  }
+  return takesKeyObjects;
+}
+
+/** The key as this mailauth can take it (its types say string | Buffer either way). */
+export function keyForMailauth(
+  privateKey: string | Buffer | KeyObject,
+  takesObjects = mailauthTakesKeyObjects(),
+): string | Buffer {
+  if (!(privateKey instanceof KeyObject) || takesObjects) return privateKey as string | Buffer;
+  let pem = pemOf.get(privateKey);
+  if (pem === undefined) {
+    pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    pemOf.set(privateKey, pem);
+  }
+  return pem;
+}
+
 /**
  * Seals a message with the verdict that verify() gave for it. Resolves with the headers, or with
  * `sealed: false` and a reason when no set may be added (the newest seal already says cv=fail,
@@ -38,9 +76,7 @@ export async function sealArc(
   key: ArcKey,
   options: SealArcOptions = {},
 ): Promise<SealResult> {
-  // A parsed key goes to mailauth as it is (patches/mailauth: its types still say string | Buffer),
-  // so a caller that parses its key once does not pay for parsing it on every seal.
-  const privateKey = key.privateKey as string | Buffer;
+  const privateKey = keyForMailauth(key.privateKey);
   const input =
     typeof message === 'string'
       ? Buffer.from(message, 'utf8')
@@ -80,7 +116,7 @@ export async function sealPrepared(
   const seal = {
     signingDomain: key.domain,
     selector: key.selector,
-    privateKey: key.privateKey as string | Buffer,
+    privateKey: keyForMailauth(key.privateKey),
     bodyHash: prepared.bodyHash,
     cv: verdict.arc.result,
     authResults: verdict.authenticationResultsValue,
