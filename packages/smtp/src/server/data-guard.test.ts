@@ -101,4 +101,33 @@ describe('hasBareLineEnding', () => {
     expect(bare).toBeGreaterThan(500);
     expect(bare).toBeLessThan(4500);
   });
+
+  it('agrees with the definition on long lines, at every alignment of the chunk in memory', () => {
+    // The scan reads four octets at a time from 4-aligned addresses: lines longer than a word,
+    // chunks starting at every offset of their buffer, and octets below 14 that are not CR or LF.
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const alphabet = ['abcdefg', 'x', '\t', '\x00', '\xe9', '\r\n', '\r\n', '\r', '\n'];
+    let bare = 0;
+    for (let n = 0; n < 3000; n++) {
+      let text = '';
+      const pieces = Math.floor(next() * 40);
+      for (let i = 0; i < pieces; i++) {
+        // Mostly clean text, so that a long run holds at most one bare ending, at any position.
+        const piece = alphabet[Math.floor(next() * alphabet.length)] as string;
+        text += piece === '\r' || piece === '\n' ? (next() < 0.1 ? piece : '\r\n') : piece;
+      }
+      const expected = reference([text]);
+      if (expected) bare++;
+      const shift = Math.floor(next() * 8);
+      const bytes = Buffer.alloc(shift + text.length);
+      bytes.write(text, shift, 'latin1');
+      expect(hasBareLineEnding(bytes.subarray(shift), false), JSON.stringify(text)).toBe(expected);
+    }
+    expect(bare).toBeGreaterThan(300);
+    expect(bare).toBeLessThan(2700);
+  });
 });
