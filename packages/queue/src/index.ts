@@ -60,6 +60,7 @@ export {
   type QueuedMessageDetail,
   type QueueOptions,
   type RecipientStatus,
+  type RenewedLease,
 } from './queue.ts';
 export { createQueueHttpHandler, type QueueHttpHandler, type QueueHttpOptions } from './queue-http.ts';
 export type { RateLimit } from './rate-limit.ts';
@@ -72,4 +73,5 @@ export {
 } from './retry.ts';
 export { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite-store.ts';
 export type { BounceReason, QueueStore, RecipientState } from './store.ts';
+export type { ThreadRestartOptions } from './thread-restarts.ts';
 export { createWorker, type Worker, type WorkerOptions } from './worker.ts';

@@ -52,7 +52,8 @@ export interface MtaQueue extends AsyncDisposable {
 
 export async function openMtaQueue(options: MtaQueueOptions): Promise<MtaQueue> {
   const { logger, settings } = options;
-  const location = { url: settings.url, schema: settings.schema, dataDir: options.dataDir };
+  // The store logs its own trouble (a store thread that died and was restarted) to the app's log.
+  const location = { url: settings.url, schema: settings.schema, dataDir: options.dataDir, logger };
   const lifetimeMs = settings.lifetimeMs ?? DEFAULT_LIFETIME_MS;
   const store = await openQueueStore(location);
   let queue: Queue | undefined;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { envelope } from '../test/helpers.ts';
 import { openQueueStore } from './open-queue-store.ts';
 import { openQueue } from './queue.ts';
-import { storeThread } from './threaded-sqlite-store.ts';
+import { storeThread, type ThreadedSqliteStore } from './threaded-sqlite-store.ts';
 
 describe('openQueueStore', () => {
   it('opens SQLite in queue.db of the data dir, creating the dir owner-only', async () => {
@@ -29,6 +29,29 @@ describe('openQueueStore', () => {
     } finally {
       await threaded.close();
       await inline.close();
+    }
+  });
+
+  it("hands the logger to SQLite's thread, which logs its restart", async () => {
+    await using dir = await openTempDir();
+    const logged: (string | undefined)[] = [];
+    const logger = {
+      info: () => {},
+      warn: (_: object, message?: string) => void logged.push(message),
+      error() {},
+    };
+    const store = (await openQueueStore({
+      url: null,
+      schema: null,
+      dataDir: dir.path,
+      logger,
+    })) as ThreadedSqliteStore;
+    try {
+      await store[storeThread].terminate();
+      expect((await store.counts()).pending).toBe(0);
+      expect(logged).toEqual(['queue store: thread died, starting a new one']);
+    } finally {
+      await store.close();
     }
   });
 });

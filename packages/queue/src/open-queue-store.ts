@@ -8,6 +8,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { QueueLogger } from './events.ts';
 import { openPostgresStore } from './postgres-store.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import type { QueueStore } from './store.ts';
@@ -20,6 +21,8 @@ export interface QueueStoreLocation {
   readonly dataDir: string;
   /** SQLite only: run the store in a worker thread (see threaded-sqlite-store.ts). Default true. */
   readonly thread?: boolean;
+  /** SQLite in a thread: told when the thread dies and is restarted (or given up on). */
+  readonly logger?: QueueLogger;
 }
 
 export async function openQueueStore(location: QueueStoreLocation): Promise<QueueStore> {
@@ -30,5 +33,9 @@ export async function openQueueStore(location: QueueStoreLocation): Promise<Queu
     });
   }
   mkdirSync(location.dataDir, { recursive: true, mode: 0o700 });
-  return openSqliteStore({ path: join(location.dataDir, 'queue.db'), thread: location.thread ?? true });
+  return openSqliteStore({
+    path: join(location.dataDir, 'queue.db'),
+    thread: location.thread ?? true,
+    ...(location.logger ? { logger: location.logger } : {}),
+  });
 }

@@ -132,6 +132,18 @@ export interface LeasedBatch {
   readonly request: DeliveryRequest;
 }
 
+/** What renewing a batch's lease kept, and what it had lost already. */
+export interface RenewedLease {
+  readonly batch: LeasedBatch;
+  /** The recipients not lost are leased until then. */
+  readonly leaseUntil: number;
+  /**
+   * No longer leased to the batch's owner: the lease ran out and another worker took them, or an
+   * operator changed them. Their outcome will not be recorded; whoever holds them now delivers.
+   */
+  readonly lost: readonly LeasedRecipient[];
+}
+
 export interface RecipientStatus {
   readonly rcpt: string;
   readonly nextHop: string;
@@ -188,6 +200,11 @@ export interface Queue {
   enqueue(request: EnqueueRequest): Promise<Enqueued>;
   /** Leases due recipients, grouped by message and next hop. */
   lease(options: LeaseOptions): Promise<LeasedBatch[]>;
+  /**
+   * Extends the leases of batches still being delivered to `leaseMs` from now, in one store
+   * transaction; returns, per batch, the recipients whose lease was lost meanwhile.
+   */
+  renew(batches: readonly LeasedBatch[], leaseMs: number): Promise<RenewedLease[]>;
   /** Records one outcome per recipient of a leased batch (missing ones defer). */
   complete(batch: LeasedBatch, outcomes: readonly Outcome[]): Promise<void>;
   /** Gives a leased batch back untried (e.g. on shutdown). */
@@ -659,6 +676,20 @@ export async function openQueue(options: QueueOptions): Promise<Queue> {
           });
         }
         return batch;
+      });
+    },
+
+    async renew(batches, leaseMs) {
+      const now = clock.now();
+      const leaseUntil = now + leaseMs;
+      const renewed = await store.renew(
+        batches.map((b) => ({ owner: b.owner, messageId: b.queueId, idxs: b.recipients.map((r) => r.idx) })),
+        leaseUntil,
+        now,
+      );
+      return batches.map((batch, i) => {
+        const kept = new Set(renewed[i]);
+        return { batch, leaseUntil, lost: batch.recipients.filter((r) => !kept.has(r.idx)) };
       });
     },
 

@@ -191,6 +191,17 @@ function leaseKeys(n: number): string {
   return list;
 }
 
+const RENEW_KEY = '(?, CAST(? AS INTEGER), ?)';
+const renewKeyLists = new Map<number, string>();
+function renewKeys(n: number): string {
+  let list = renewKeyLists.get(n);
+  if (list === undefined) {
+    list = Array.from({ length: n }, () => RENEW_KEY).join(', ');
+    renewKeyLists.set(n, list);
+  }
+  return list;
+}
+
 export interface SqlStoreOptions {
   /**
    * Where bodies above `inlineMax` go instead of `mq_chunks` (the SQLite store): written once,
@@ -398,6 +409,16 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
         }
       }
       try {
+        for (const message of batch) {
+          const extents = external.get(message.id);
+          // Chunks staged elsewhere (a store thread that died since) are not in this store's hands:
+          // committing would make a message whose body cannot be read. Its enqueue fails instead.
+          if (extents && extents.length !== message.chunks) {
+            throw new Error(
+              `body of ${message.id} incomplete: ${extents.length} of ${message.chunks} chunks`,
+            );
+          }
+        }
         if (segments && external.size > 0) {
           await segments.sync([...external.values()].flatMap((extents) => extents.map((e) => e.segment)));
         }
@@ -498,6 +519,41 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
           }
           return leased;
         },
+        { durable: false },
+      );
+    },
+
+    async renew(groups, leaseUntil, now) {
+      if (!groups.some((g) => g.idxs.length > 0)) return groups.map(() => []);
+      return driver.transaction(
+        async (tx) => {
+          // Messages locked first, in id order, as `complete` locks them: a renewal that meets the
+          // record of the same recipients waits for it instead of deadlocking with it.
+          await lockMessages(tx, [...new Set(groups.map((g) => g.messageId))].sort());
+          const renewed = new Set<string>();
+          const head: SqlValue[] = [leaseUntil, leaseUntil, now];
+          let params = head.slice();
+          const flush = async (): Promise<void> => {
+            const rows = await tx.all(
+              `UPDATE mq_recipients SET lease_until = ?, next_attempt_at = ?, updated_at = ?
+                WHERE state = 'delivering'
+                  AND (message_id, idx, lease_owner) IN (VALUES ${renewKeys((params.length - head.length) / 3)})
+                RETURNING message_id, idx`,
+              params,
+            );
+            for (const row of rows) renewed.add(`${String(row.message_id)} ${Number(row.idx)}`);
+            params = head.slice();
+          };
+          for (const g of groups) {
+            for (const idx of g.idxs) {
+              params.push(g.messageId, idx, g.owner);
+              if (params.length - head.length === 900) await flush();
+            }
+          }
+          if (params.length > head.length) await flush();
+          return groups.map((g) => g.idxs.filter((idx) => renewed.has(`${g.messageId} ${idx}`)));
+        },
+        // A renewal lost in a crash is harmless: the process that held the lease is gone too.
         { durable: false },
       );
     },

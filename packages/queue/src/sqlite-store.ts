@@ -10,9 +10,11 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type BodySegments, openBodySegments } from './body-segments.ts';
 import { storeClosedError } from './errors.ts';
+import type { QueueLogger } from './events.ts';
 import type { SqlDriver, SqlExecutor, SqlRow, SqlValue } from './sql-driver.ts';
 import { createSqlStore } from './sql-store.ts';
 import type { QueueStore } from './store.ts';
+import type { ThreadRestartOptions } from './thread-restarts.ts';
 import { openThreadedSqliteStore } from './threaded-sqlite-store.ts';
 
 export interface SqliteStoreOptions {
@@ -28,6 +30,13 @@ export interface SqliteStoreOptions {
    * calls and fsyncs do not block the caller's event loop. Default false.
    */
   readonly thread?: boolean;
+  /**
+   * With `thread`: how a thread that died is replaced (see thread-restarts.ts). Default: up to 5
+   * restarts a minute, 100 ms apart and doubling; `{ maxRestarts: 0 }` never restarts.
+   */
+  readonly restart?: ThreadRestartOptions;
+  /** With `thread`: told when the thread dies, is restarted, or is given up on. */
+  readonly logger?: QueueLogger;
 }
 
 export interface SqliteStore extends QueueStore {

@@ -125,6 +125,8 @@ const ops: Record<string, Op> = {
     });
     return groups.map((g) => (g.body ? { ...g, body: outgoing(g.body, transfer) } : g));
   },
+  renew: (s, [groups, leaseUntil, now]) =>
+    s.renew(groups as Parameters<QueueStore['renew']>[0], leaseUntil as number, now as number),
   release: (s, [owner, messageId, idxs, now]) =>
     s.release(owner as string, messageId as string, idxs as number[], now as number),
   complete: (s, [groups, now]) => s.complete(groups as Parameters<QueueStore['complete']>[0], now as number),

@@ -99,6 +99,13 @@ export interface LeasedGroup {
   readonly recipients: readonly { readonly idx: number; readonly rcpt: string; readonly attempts: number }[];
 }
 
+/** Recipients of one message that `owner` leased and wants to keep longer. */
+export interface HeldLease {
+  readonly owner: string;
+  readonly messageId: string;
+  readonly idxs: readonly number[];
+}
+
 /** What an attempt did to one recipient; computed by the queue, applied by the store. */
 export interface RecipientUpdate {
   readonly idx: number;
@@ -164,6 +171,12 @@ export interface QueueStore {
   /** Commits all messages in one transaction (one fsync): all of them or none. */
   commit(batch: readonly NewMessage[]): Promise<void>;
   lease(query: LeaseQuery): Promise<LeasedGroup[]>;
+  /**
+   * Extends leases to `leaseUntil`, for many groups in one transaction, only for recipients their
+   * owner still leases and whose outcome is not recorded (a lease that ran out but that nobody
+   * took is extended too); returns the idxs extended per group: the others were lost.
+   */
+  renew(groups: readonly HeldLease[], leaseUntil: number, now: number): Promise<number[][]>;
   /** Gives leased recipients back without an attempt. */
   release(owner: string, messageId: string, idxs: readonly number[], now: number): Promise<void>;
   /**

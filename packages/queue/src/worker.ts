@@ -2,6 +2,8 @@
 // courier, and records one outcome per recipient. It bounds work overall and per next hop and
 // paces each next hop; it never talks to the network itself (the courier does).
 // Delivery is at least once: if this process dies, its leases expire and another worker retries.
+// While it lives, it renews the leases of deliveries under way, so that a slow one (a large
+// message to a slow MX) is not taken over and sent a second time.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -21,8 +23,16 @@ export interface WorkerOptions {
   readonly rate?: RateLimit;
   /** Recipients in one delivery request. Default 100. */
   readonly maxRecipients?: number;
-  /** How long a lease holds; a delivery must finish within it. Default 10 minutes. */
+  /**
+   * How long a lease holds. A delivery that takes longer keeps its lease by renewal (`renewMs`);
+   * after a crash, its recipients wait this long before another worker retries them. Default 10 minutes.
+   */
   readonly leaseMs?: number;
+  /**
+   * How often the leases of deliveries under way are extended, each time to `leaseMs` from then.
+   * Default `leaseMs / 3`; 0 turns renewal off (a delivery must then finish within `leaseMs`).
+   */
+  readonly renewMs?: number;
   /** How often to look for due work when nothing wakes the worker. Default 1 second. */
   readonly pollMs?: number;
   /** On stop, how long deliveries under way may take before they are aborted. Default 30 s. */
@@ -51,6 +61,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const perNextHop = options.perNextHop ?? 4;
   const maxRecipients = options.maxRecipients ?? 100;
   const leaseMs = options.leaseMs ?? 10 * 60_000;
+  const renewMs = options.renewMs ?? Math.floor(leaseMs / 3);
   const pollMs = options.pollMs ?? 1000;
   const stopGraceMs = options.stopGraceMs ?? 30_000;
   const logger = options.logger ?? silent;
@@ -61,6 +72,10 @@ export function createWorker(options: WorkerOptions): Worker {
   const inflight = new Set<Promise<void>>();
   /** Outcomes being recorded, of deliveries no longer in flight. */
   const recordings = new Set<Promise<void>>();
+  /** Batches at their courier, whose leases are renewed: recipients not lost, by batch. */
+  const delivering = new Map<LeasedBatch, LeasedBatch>();
+  let renewTimer: NodeJS.Timeout | undefined;
+  let renewing: Promise<void> | undefined;
   const pacedHops = new Set<string>();
   const perHop = new Map<string, number>();
   let controller = new AbortController();
@@ -78,11 +93,66 @@ export function createWorker(options: WorkerOptions): Worker {
     return buckets ? Math.min(free, buckets.available(hop)) : free;
   };
 
+  /** Renews every lease of a delivery under way, `renewMs` from the last renewal. */
+  function scheduleRenewal(): void {
+    if (renewMs <= 0 || renewTimer || renewing || delivering.size === 0) return;
+    renewTimer = setTimeout(() => {
+      renewTimer = undefined;
+      renewing = renewLeases().finally(() => {
+        renewing = undefined;
+        scheduleRenewal();
+      });
+    }, renewMs);
+    // Deliveries keep the process alive; their renewal alone must not.
+    renewTimer.unref();
+  }
+
+  async function renewLeases(): Promise<void> {
+    const entries = [...delivering];
+    if (entries.length === 0) return;
+    try {
+      const renewed = await queue.renew(
+        entries.map(([, held]) => held),
+        leaseMs,
+      );
+      renewed.forEach(({ batch, lost }, i) => {
+        const original = entries[i]?.[0];
+        // A delivery that ended meanwhile may have recorded its outcomes: those are not lost.
+        if (!original || delivering.get(original) !== batch || lost.length === 0) return;
+        const kept = batch.recipients.filter((r) => !lost.includes(r));
+        if (kept.length > 0) delivering.set(original, { ...batch, recipients: kept });
+        else delivering.delete(original);
+        logger.warn(
+          { queueId: batch.queueId, nextHop: batch.nextHop, rcpts: lost.map((r) => r.rcpt) },
+          'worker: lease lost during delivery, another attempt may deliver these too',
+        );
+      });
+    } catch (error) {
+      // Never fatal: the leases still hold for a while, and the next renewal tries again.
+      logger.warn({ err: error }, 'worker: could not renew leases');
+    }
+  }
+
+  /**
+   * The courier is done: its outcomes go to the store within the lease it has, and a renewal
+   * racing their record would only find them "lost".
+   */
+  function doneDelivering(batch: LeasedBatch): void {
+    delivering.delete(batch);
+    if (delivering.size > 0) return;
+    clearTimeout(renewTimer);
+    renewTimer = undefined;
+  }
+
   async function deliver(batch: LeasedBatch): Promise<void> {
     let outcomes: Outcome[];
+    delivering.set(batch, batch);
+    scheduleRenewal();
     try {
       outcomes = await courier.deliver(batch.request, controller.signal);
+      doneDelivering(batch);
     } catch (error) {
+      doneDelivering(batch);
       if (controller.signal.aborted) {
         await queue.abandon(batch).catch(() => undefined);
         return;
@@ -195,6 +265,7 @@ export function createWorker(options: WorkerOptions): Worker {
         controller.abort();
         await Promise.allSettled([...inflight]);
       }
+      await renewing;
       await Promise.allSettled([...recordings]);
     },
     async runOnce() {

@@ -9,6 +9,7 @@ import {
   type DeferredEvent,
   type ExpiredEvent,
   openQueue,
+  type Queue,
   type QueueOptions,
 } from '../src/index.ts';
 import {
@@ -300,6 +301,81 @@ export function queueContract(openStore: StoreFactory): void {
         slotsFor: () => 2,
       });
       expect(batches.map((b) => b.nextHop)).toEqual(['one.example', 'one.example']);
+    });
+
+    it('renews a lease: no one else takes its recipients until the renewed lease runs out', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
+      const [batch] = await t.queue.lease({ owner: 'w1', maxGroups: 1, leaseMs: MINUTE });
+      t.clock.advance(MINUTE / 2);
+      const [renewed] = await t.queue.renew([batch!], MINUTE);
+      expect(renewed).toMatchObject({ batch, leaseUntil: t.clock.now() + MINUTE, lost: [] });
+      // Past the lease as first taken: without the renewal w2 would take it here.
+      t.clock.advance(MINUTE - 1);
+      expect(await t.queue.lease({ owner: 'w2', maxGroups: 1, leaseMs: MINUTE })).toEqual([]);
+      t.clock.advance(1);
+      expect((await t.queue.lease({ owner: 'w2', maxGroups: 1, leaseMs: MINUTE }))[0]?.owner).toBe('w2');
+    });
+
+    it('renews a lease that ran out while nobody took its recipients', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({ envelope: envelope('a@example.org', ['b@one.example']), message: 'x' });
+      const [batch] = await t.queue.lease({ owner: 'w1', maxGroups: 1, leaseMs: MINUTE });
+      t.clock.advance(2 * MINUTE);
+      expect((await t.queue.renew([batch!], MINUTE))[0]?.lost).toEqual([]);
+      expect(await t.queue.lease({ owner: 'w2', maxGroups: 1, leaseMs: MINUTE })).toEqual([]);
+      await t.queue.complete(batch!, [delivered('b@one.example')]);
+      expect((await t.queue.counts()).delivered).toBe(1);
+    });
+
+    it('reports the recipients whose lease was lost, and leaves their new owner alone', async () => {
+      await using t = await setup();
+      await t.queue.enqueue({
+        envelope: envelope('a@example.org', ['b@one.example', 'c@one.example']),
+        message: 'x',
+      });
+      const [stale] = await t.queue.lease({ owner: 'w1', maxGroups: 1, leaseMs: MINUTE });
+      t.clock.advance(MINUTE);
+      const [fresh] = await t.queue.lease({ owner: 'w2', maxGroups: 1, maxRecipients: 1, leaseMs: MINUTE });
+      expect(fresh?.recipients.map((r) => r.rcpt)).toEqual(['b@one.example']);
+      const [renewal] = await t.queue.renew([stale!], 10 * MINUTE);
+      // c was free for the taking, but nobody took it: it stays w1's.
+      expect(renewal?.lost.map((r) => r.rcpt)).toEqual(['b@one.example']);
+      // w2's lease runs out when it would have: w1's renewal did not extend it.
+      t.clock.advance(MINUTE);
+      const retaken = await t.queue.lease({ owner: 'w3', maxGroups: 10, leaseMs: MINUTE });
+      expect(retaken.flatMap((b) => b.recipients.map((r) => r.rcpt))).toEqual(['b@one.example']);
+    });
+
+    it('renews no recipient that is recorded, given back or held, and changes none of them', async () => {
+      await using t = await setup();
+      const { queueId } = await t.queue.enqueue({
+        envelope: envelope('a@example.org', [
+          'b@one.example',
+          'c@two.example',
+          'd@three.example',
+          'e@four.example',
+        ]),
+        message: 'x',
+      });
+      const batches = await t.queue.lease({ owner: 'w1', maxGroups: 10, leaseMs: MINUTE });
+      const [one, two, three, four] = ['one', 'two', 'three', 'four'].map((hop) =>
+        batches.find((b) => b.nextHop === `${hop}.example`),
+      );
+      await t.queue.complete(one!, [delivered('b@one.example')]);
+      await t.queue.abandon(two!);
+      await t.queue.hold(queueId, 'd@three.example');
+      const before = (await t.queue.show(queueId))?.recipients;
+      const renewed = await t.queue.renew([one!, two!, three!, four!], 10 * MINUTE);
+      expect(renewed.map((r) => r.lost.map((l) => l.rcpt))).toEqual([
+        ['b@one.example'],
+        ['c@two.example'],
+        ['d@three.example'],
+        [],
+      ]);
+      const after = (await t.queue.show(queueId))?.recipients;
+      expect(after?.slice(0, 3)).toEqual(before?.slice(0, 3));
+      expect(after?.[3]).toEqual({ ...before?.[3], nextAttemptAt: new Date(t.clock.now() + 10 * MINUTE) });
     });
 
     it('gives back an abandoned lease without counting an attempt', async () => {
@@ -802,6 +878,72 @@ export function queueContract(openStore: StoreFactory): void {
       await worker.stop();
       expect(started).toBe(true);
       expect((await t.queue.show(queueId))?.recipients[0]).toMatchObject({ state: 'pending', attempts: 0 });
+    });
+
+    describe('a delivery slower than its lease, with two workers', () => {
+      const LEASE_MS = 400;
+
+      /** Two workers on one store, each delivery taking 3 leases; counts arrivals per recipient. */
+      async function slowDeliveries(
+        renewMs: number | undefined,
+        enough: (arrivals: Map<string, number>, queue: Queue) => Promise<boolean> | boolean,
+      ) {
+        // Leases run out by the wall clock here, as renewals are timed by it.
+        await using t = await setup({ clock: { now: () => Date.now() } });
+        const rcpts = ['a@one.example', 'b@one.example', 'c@two.example'];
+        await t.queue.enqueue({ envelope: envelope('s@example.org', rcpts), message: 'x' });
+        const arrivals = new Map<string, number>();
+        const courier = {
+          async deliver(request: DeliveryRequest, signal: AbortSignal) {
+            const asked = request.envelope.rcptTo.map((r) => `${r.address.localPart}@${r.address.domain}`);
+            for (const rcpt of asked) arrivals.set(rcpt, (arrivals.get(rcpt) ?? 0) + 1);
+            await new Promise<void>((resolve, reject) => {
+              const timer = setTimeout(resolve, 3 * LEASE_MS);
+              signal.addEventListener('abort', () => {
+                clearTimeout(timer);
+                reject(signal.reason);
+              });
+            });
+            return asked.map(delivered);
+          },
+        };
+        const workers = ['w1', 'w2'].map((owner) =>
+          createWorker({
+            queue: t.queue,
+            courier,
+            owner,
+            leaseMs: LEASE_MS,
+            pollMs: 20,
+            stopGraceMs: 0,
+            ...(renewMs === undefined ? {} : { renewMs }),
+          }),
+        );
+        for (const worker of workers) worker.start();
+        const deadline = performance.now() + 8 * LEASE_MS;
+        while (!(await enough(arrivals, t.queue)) && performance.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await Promise.all(workers.map((w) => w.stop()));
+        return { arrivals, counts: await t.queue.counts() };
+      }
+
+      it('renews the leases while it runs: each recipient is delivered exactly once', async () => {
+        const { arrivals, counts } = await slowDeliveries(
+          undefined,
+          async (_, queue) => (await queue.counts()).delivered === 3,
+        );
+        expect(Object.fromEntries(arrivals)).toEqual({
+          'a@one.example': 1,
+          'b@one.example': 1,
+          'c@two.example': 1,
+        });
+        expect(counts.delivered).toBe(3);
+      });
+
+      it('delivers twice without renewal (what the test above would see if renewal broke)', async () => {
+        const { arrivals } = await slowDeliveries(0, (a) => [...a.values()].some((n) => n > 1));
+        expect(Math.max(...arrivals.values())).toBeGreaterThan(1);
+      });
     });
 
     it('delivers mail enqueued while it runs without waiting for the poll interval', async () => {
