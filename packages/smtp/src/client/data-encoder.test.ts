@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { DataEncoder, encodeData, measureMessage } from './data-encoder.ts';
+import { DataEncoder, encodeData, encodeStream, measureMessage } from './data-encoder.ts';
 
 const text = async (input: string | (() => Readable)) => (await encodeData(input)).toString('latin1');
 
@@ -93,5 +93,36 @@ describe('DataEncoder', () => {
       }
       expect(await text(() => Readable.from(chunks))).toBe(reference(input));
     }
+  });
+});
+
+describe('encodeStream', () => {
+  it('ends the encoded stream with the error of its source', async () => {
+    const failing = () =>
+      new Readable({
+        read() {
+          this.push(Buffer.from('Subject: x\r\n\r\nfirst line\r\n'));
+          this.destroy(new Error('disk read failed'));
+        },
+      });
+    await expect(encodeData(failing)).rejects.toThrow('disk read failed');
+  });
+
+  it('stops reading its source when the encoded stream is destroyed', async () => {
+    let source: Readable | undefined;
+    const endless = () => {
+      source = new Readable({
+        read() {
+          setImmediate(() => this.push(Buffer.from('line\r\n')));
+        },
+      });
+      return source;
+    };
+    const encoded = encodeStream(endless);
+    await new Promise((resolve) => encoded.once('data', resolve));
+    encoded.pause();
+    encoded.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source?.destroyed).toBe(true);
   });
 });

@@ -366,6 +366,8 @@ class Session implements SmtpClient {
       this.#dirty = false;
       const text = formatReply(final);
       for (const i of accepted) outcomes[i] = delivered(rcpts[i] ?? '', text);
+      // Every recipient has its outcome now, as a rule: no error (and its stack) is built for none.
+      if (outcomes.every((outcome) => outcome !== undefined)) return outcomes as Outcome[];
       return rest(new SmtpError(451, '4.3.0', 'No outcome'));
     } catch (error) {
       // The state of the conversation is unknown: never reuse this connection.
