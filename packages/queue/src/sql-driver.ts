@@ -16,7 +16,8 @@ export interface SqlDriver extends SqlExecutor {
   /**
    * Runs `fn` in one transaction on one connection; commits when it resolves, else rolls back.
    * `durable: false` skips the flush at commit: for changes whose loss in a crash is harmless
-   * (a lease, staged chunks that a later durable commit flushes with it), never for commits.
+   * (a lease, staged chunks that a later durable commit flushes with it, an outcome: its recipient
+   * is delivered again at worst), never for the commit of an enqueue.
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, options?: { readonly durable?: boolean }): Promise<T>;
   close(): Promise<void>;

@@ -573,74 +573,82 @@ export async function createSqlStore(driver: SqlDriver, options: SqlStoreOptions
     },
 
     async complete(groups, now) {
-      return driver.transaction(async (tx) => {
-        const order = [...new Set(groups.map((g) => g.messageId))].sort();
-        await lockMessages(tx, order);
-        const applied = new Map<string, number>();
-        // One statement for up to 100 recipients, parameters built flat: VALUES columns are
-        // column1… in both dialects.
-        let params: SqlValue[] = [now];
-        const flush = async (): Promise<void> => {
-          const returned = await tx.all(
-            `UPDATE mq_recipients SET state = v.column3, attempts = attempts + 1, next_attempt_at = v.column4,
+      // Not flushed: outcomes are recorded as Postfix removes a delivered queue file, without
+      // waiting for the disk. A process that dies loses nothing (the commit is in the WAL, in the
+      // OS); a machine that loses power may lose the last outcomes, whose recipients then come up
+      // again after their lease and are delivered again: at least once, as promised, never lost.
+      // The next durable commit (an enqueue, a DSN) flushes these with it.
+      return driver.transaction(
+        async (tx) => {
+          const order = [...new Set(groups.map((g) => g.messageId))].sort();
+          await lockMessages(tx, order);
+          const applied = new Map<string, number>();
+          // One statement for up to 100 recipients, parameters built flat: VALUES columns are
+          // column1… in both dialects.
+          let params: SqlValue[] = [now];
+          const flush = async (): Promise<void> => {
+            const returned = await tx.all(
+              `UPDATE mq_recipients SET state = v.column3, attempts = attempts + 1, next_attempt_at = v.column4,
               last_reply = v.column5, last_code = v.column6, lease_owner = NULL, lease_until = NULL,
               notice_due_at = v.column7, notice_reason = v.column8, updated_at = ?
               FROM (VALUES ${outcomeRows((params.length - 1) / 9)}) AS v
               WHERE mq_recipients.message_id = v.column1 AND mq_recipients.idx = v.column2
                 AND mq_recipients.state = 'delivering' AND mq_recipients.lease_owner = v.column9
               RETURNING message_id, idx, attempts`,
-            params,
-          );
-          for (const r of returned)
-            applied.set(`${String(r.message_id)} ${Number(r.idx)}`, Number(r.attempts));
-          params = [now];
-        };
-        for (const g of groups) {
-          for (const u of g.updates) {
-            params.push(
-              g.messageId,
-              u.idx,
-              u.state,
-              u.nextAttemptAt,
-              u.reply,
-              u.code,
-              u.noticeDueAt,
-              u.noticeReason,
-              g.owner,
+              params,
             );
-            if (params.length === 1 + 9 * 100) await flush();
+            for (const r of returned)
+              applied.set(`${String(r.message_id)} ${Number(r.idx)}`, Number(r.attempts));
+            params = [now];
+          };
+          for (const g of groups) {
+            for (const u of g.updates) {
+              params.push(
+                g.messageId,
+                u.idx,
+                u.state,
+                u.nextAttemptAt,
+                u.reply,
+                u.code,
+                u.noticeDueAt,
+                u.noticeReason,
+                g.owner,
+              );
+              if (params.length === 1 + 9 * 100) await flush();
+            }
           }
-        }
-        if (params.length > 1) await flush();
-        const attempts: SqlValue[][] = [];
-        const results = groups.map((g) => {
-          const done: number[] = [];
-          for (const u of g.updates) {
-            const attempt = applied.get(`${g.messageId} ${u.idx}`);
-            if (attempt === undefined) continue;
-            done.push(u.idx);
-            attempts.push([g.messageId, u.idx, attempt, now, u.state, u.reply, g.owner]);
-          }
-          return done;
-        });
-        await insertRows(
-          tx,
-          'mq_attempts',
-          ['message_id', 'idx', 'attempt', 'at', 'status', 'reply', 'owner'],
-          attempts,
-        );
-        // A message whose every recipient just became final needs no question to know it is done.
-        const settled = new Set<string>();
-        groups.forEach((g, i) => {
-          if (g.settlesMessage && results[i]?.length === g.updates.length) settled.add(g.messageId);
-        });
-        await removeBodiesIfDone(
-          tx,
-          order.filter((id) => !settled.has(id)),
-          [...settled],
-        );
-        return results;
-      });
+          if (params.length > 1) await flush();
+          const attempts: SqlValue[][] = [];
+          const results = groups.map((g) => {
+            const done: number[] = [];
+            for (const u of g.updates) {
+              const attempt = applied.get(`${g.messageId} ${u.idx}`);
+              if (attempt === undefined) continue;
+              done.push(u.idx);
+              attempts.push([g.messageId, u.idx, attempt, now, u.state, u.reply, g.owner]);
+            }
+            return done;
+          });
+          await insertRows(
+            tx,
+            'mq_attempts',
+            ['message_id', 'idx', 'attempt', 'at', 'status', 'reply', 'owner'],
+            attempts,
+          );
+          // A message whose every recipient just became final needs no question to know it is done.
+          const settled = new Set<string>();
+          groups.forEach((g, i) => {
+            if (g.settlesMessage && results[i]?.length === g.updates.length) settled.add(g.messageId);
+          });
+          await removeBodiesIfDone(
+            tx,
+            order.filter((id) => !settled.has(id)),
+            [...settled],
+          );
+          return results;
+        },
+        { durable: false },
+      );
     },
 
     async claimNotices(now, until, limit, messageId) {
