@@ -7,14 +7,13 @@
 
 import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import {
-  SMTPServer,
-  type SMTPServerAuthentication,
-  type SMTPServerAuthenticationResponse,
-  type SMTPServerDataStream,
-  type SMTPServerError,
-  type SMTPServerOptions,
-  type SMTPServerSession,
+import type {
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerDataStream,
+  SMTPServerError,
+  SMTPServerOptions,
+  SMTPServerSession,
 } from 'smtp-server';
 import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import type { Address } from '../address.ts';
@@ -35,6 +34,7 @@ import {
   type SmtpServerOptions,
 } from './server-options.ts';
 import { createSessionDeadlines } from './session-deadlines.ts';
+import { SMTPServer } from './smtp-server-module.ts';
 
 export interface ListeningAddress {
   readonly name: string;

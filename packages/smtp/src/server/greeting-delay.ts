@@ -11,9 +11,7 @@
 // SMTPConnection._onCommand, which it re-implements to find each verb once.
 
 import { createRequire } from 'node:module';
-import { SMTPServer } from 'smtp-server';
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
-import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { SMTPConnection, SMTPServer, SMTPStream } from './smtp-server-module.ts';
 
 /** smtp-server's code we replace, whitespace and comments squashed (smtp-server 3.21.6). */
 export const PINNED_SOURCES: Readonly<Record<string, string>> = {
@@ -50,10 +48,16 @@ const REQUIRED_CONNECTION_METHODS = [
 ];
 
 function squash(source: string): string {
-  return source
-    .replace(/\/\/[^\n]*\n/g, '\n')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return (
+    source
+      .replace(/\/\/[^\n]*\n/g, '\n')
+      .replace(/\s+/g, ' ')
+      .trim()
+      // The CommonJS build (what we load) names imports through their module objects:
+      // `new smtp_stream_js_1.SMTPStream(…)`, `(0, shared_1.getLogger)(…)`. Read as the code says.
+      .replace(/\(0, \w+_1\.(\w+)\)/g, '$1')
+      .replace(/\b\w+_1\.(?=[A-Za-z_$])/g, '')
+  );
 }
 
 export class IncompatibleSmtpServerError extends Error {

@@ -10,15 +10,15 @@
 
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { SMTPServer } from 'smtp-server';
-import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
-import { SMTPStream, type SMTPStreamOptions } from 'smtp-server/lib/smtp-stream.js';
+import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
+import type { SMTPStreamOptions } from 'smtp-server/lib/smtp-stream.js';
 import { SmtpError } from '../smtp-error.ts';
 import type { Admission, ConnectionLimits } from './connection-limits.ts';
 import type { DataGuardOptions } from './data-guard.ts';
 import { scheduleGreeting } from './greeting-delay.ts';
 import { MessageStream } from './message-stream.ts';
 import type { SessionDeadlines } from './session-deadlines.ts';
+import { SMTPConnection, type SMTPServer, SMTPStream } from './smtp-server-module.ts';
 
 /** What a connection asks of the server that owns it. */
 export interface ConnectionHooks {
