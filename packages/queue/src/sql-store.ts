@@ -169,38 +169,23 @@ const OPEN_STATES = "('pending', 'deferred', 'delivering')";
 const M_COLUMNS = MESSAGE_COLUMNS.split(', ')
   .map((c) => `m.${c}`)
   .join(', ');
-const OUTCOME_ROW =
-  '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)';
-const outcomeRowLists = new Map<number, string>();
-function outcomeRows(n: number): string {
-  let list = outcomeRowLists.get(n);
-  if (list === undefined) {
-    list = Array.from({ length: n }, () => OUTCOME_ROW).join(', ');
-    outcomeRowLists.set(n, list);
-  }
-  return list;
+/** `n` copies of a VALUES row, comma-separated; each length built once (statements are cached by text). */
+function rowList(row: string): (n: number) => string {
+  const lists = new Map<number, string>();
+  return (n) => {
+    let list = lists.get(n);
+    if (list === undefined) {
+      list = Array.from({ length: n }, () => row).join(', ');
+      lists.set(n, list);
+    }
+    return list;
+  };
 }
-const LEASE_KEY = '(?, CAST(? AS INTEGER))';
-const leaseKeyLists = new Map<number, string>();
-function leaseKeys(n: number): string {
-  let list = leaseKeyLists.get(n);
-  if (list === undefined) {
-    list = Array.from({ length: n }, () => LEASE_KEY).join(', ');
-    leaseKeyLists.set(n, list);
-  }
-  return list;
-}
-
-const RENEW_KEY = '(?, CAST(? AS INTEGER), ?)';
-const renewKeyLists = new Map<number, string>();
-function renewKeys(n: number): string {
-  let list = renewKeyLists.get(n);
-  if (list === undefined) {
-    list = Array.from({ length: n }, () => RENEW_KEY).join(', ');
-    renewKeyLists.set(n, list);
-  }
-  return list;
-}
+const outcomeRows = rowList(
+  '(?, CAST(? AS INTEGER), ?, CAST(? AS BIGINT), ?, CAST(? AS INTEGER), CAST(? AS BIGINT), ?, ?)',
+);
+const leaseKeys = rowList('(?, CAST(? AS INTEGER))');
+const renewKeys = rowList('(?, CAST(? AS INTEGER), ?)');
 
 export interface SqlStoreOptions {
   /**
