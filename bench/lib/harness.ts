@@ -1,7 +1,7 @@
 // What the benchmarks share: the measuring tools in ../shared/tools, free loopback ports,
 // waiting for a server's greeting, and reading a child process's CPU and memory from /proc.
 
-import { type ChildProcess, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,6 +13,11 @@ const run = promisify(execFile);
 /** The repository root, and ../shared/tools beside it (MAILYARD_SHARED_TOOLS overrides). */
 export const root = resolve(import.meta.dirname, '..', '..');
 export const tools = resolve(process.env.MAILYARD_SHARED_TOOLS ?? join(root, '..', 'shared', 'tools'));
+
+/** Builds a workspace package (its dist), for benchmarks that run it as its users do. */
+export function buildPackage(name: string): void {
+  execFileSync('pnpm', ['--filter', name, 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 /** Exits with a clear message unless smtp-accept-rate.sh and Postfix's smtp-source are here. */
 export function requireSmtpSource(): void {

@@ -32,7 +32,15 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cpuSeconds, freePort, requireSmtpSource, rssBytes, tools, waitForGreeting } from '../lib/harness.ts';
+import {
+  buildPackage,
+  cpuSeconds,
+  freePort,
+  requireSmtpSource,
+  rssBytes,
+  tools,
+  waitForGreeting,
+} from '../lib/harness.ts';
 
 const run = promisify(execFile);
 const here = import.meta.dirname;
@@ -47,6 +55,7 @@ const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const SESSIONS = 20;
 
 requireSmtpSource();
+buildPackage('@mailyard/smtp');
 
 interface Started {
   readonly child: ChildProcess;
@@ -112,14 +121,10 @@ const contenders: Contender[] = [
     // The SMTP layer alone (bench/smtp's discarding backend): what the sink adds is the rest.
     name: '@mailyard/smtp',
     async start(port: number) {
-      const child = spawn(
-        node,
-        ['--conditions=source', join(here, '..', 'smtp', 'discard-server.ts'), String(port)],
-        {
-          cwd: root,
-          stdio: ['ignore', 'ignore', 'inherit'],
-        },
-      );
+      const child = spawn(node, [join(here, '..', 'smtp', 'discard-server.js'), String(port)], {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
       return { child };
     },
   },
