@@ -1,7 +1,6 @@
 // The check as an app uses it: loaded by package name through loadChecks, in front of a real
 // SMTP server through withChecks, asked about real clients — a socket bound to 127.0.0.2 (the
 // RFC 5782 listed test point) or 127.0.0.1 (never listed) — against a loopback DNS zone.
-import { connect } from 'node:net';
 import {
   type CheckConfigError,
   createDnsResolver,
@@ -10,7 +9,7 @@ import {
   type SmtpServer,
   withChecks,
 } from '@mailyard/smtp';
-import { type DnsServer, startDns } from '@mailyard/testkit';
+import { type DnsServer, replyCodes, sendRaw, startDns } from '@mailyard/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGuardedServer } from '../examples/server.ts';
 
@@ -34,29 +33,8 @@ afterEach(async () => {
 });
 
 /** Speaks `input` to the server from `localAddress` and returns every reply until it closes. */
-function talk(port: number, localAddress: string, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, localAddress });
-    let replies = '';
-    let sent = false;
-    socket.on('data', (data: Buffer) => {
-      replies += data.toString();
-      if (!sent) {
-        sent = true;
-        socket.write(input);
-      }
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(replies));
-    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer: ${replies}`)));
-  });
-}
-
-function codes(replies: string): string[] {
-  return [...replies.matchAll(/^(\d{3})(?: ([245]\.\d\.\d{1,3}))? /gm)].map((match) =>
-    match[2] ? `${match[1]} ${match[2]}` : (match[1] ?? ''),
-  );
-}
+const talk = (port: number, localAddress: string, input: string): Promise<string> =>
+  sendRaw('127.0.0.1', port, input, { localAddress });
 
 const MESSAGE = 'DATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\nQUIT\r\n';
 
@@ -74,7 +52,7 @@ describe('the README example server (check loaded by package name)', () => {
       '127.0.0.2',
       'EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\nQUIT\r\n',
     );
-    expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '554 5.7.1', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual(['220', '250', '250 2.1.0', '554 5.7.1', '221 2.0.0']);
     expect(replies).toContain(
       '554 5.7.1 Service unavailable; client [127.0.0.2] blocked using zen.spamhaus.org; https://check.spamhaus.org/query/ip/127.0.0.2',
     );
@@ -87,7 +65,15 @@ describe('the README example server (check loaded by package name)', () => {
       '127.0.0.2',
       `EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<postmaster@example.com>\r\n${MESSAGE}`,
     );
-    expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '250 2.1.5', '354', '250 2.6.0', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual([
+      '220',
+      '250',
+      '250 2.1.0',
+      '250 2.1.5',
+      '354',
+      '250 2.6.0',
+      '221 2.0.0',
+    ]);
   });
 
   it('accepts mail from 127.0.0.1, the test point no list contains', async () => {
@@ -97,7 +83,15 @@ describe('the README example server (check loaded by package name)', () => {
       '127.0.0.1',
       `EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n${MESSAGE}`,
     );
-    expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '250 2.1.5', '354', '250 2.6.0', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual([
+      '220',
+      '250',
+      '250 2.1.0',
+      '250 2.1.5',
+      '354',
+      '250 2.6.0',
+      '221 2.0.0',
+    ]);
   });
 
   it('refuses a sender whose domain is on the domain list', async () => {
@@ -107,7 +101,7 @@ describe('the README example server (check loaded by package name)', () => {
       '127.0.0.1',
       'EHLO client.example\r\nMAIL FROM:<x@spam.example>\r\nRCPT TO:<bob@example.com>\r\nQUIT\r\n',
     );
-    expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '554 5.7.1', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual(['220', '250', '250 2.1.0', '554 5.7.1', '221 2.0.0']);
     expect(replies).toContain('sender domain spam.example blocked using dbl.spamhaus.org');
   });
 });
@@ -143,7 +137,7 @@ describe('the check in other configurations', () => {
   it('refuses a listed client before the greeting with stage connect', async () => {
     const port = await startWith({ zones: ['zen.spamhaus.org'], stage: 'connect' });
     const replies = await talk(port, '127.0.0.2', 'QUIT\r\n');
-    expect(codes(replies)[0]).toBe('554 5.7.1');
+    expect(replyCodes(replies)[0]).toBe('554 5.7.1');
   });
 
   it('lets a listed client through with a tag header field with action tag', async () => {
@@ -154,7 +148,7 @@ describe('the check in other configurations', () => {
       '127.0.0.2',
       `EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.com>\r\n${MESSAGE}`,
     );
-    expect(codes(replies)).toContain('250 2.6.0');
+    expect(replyCodes(replies)).toContain('250 2.6.0');
     expect(messages[0]).toMatch(
       /^X-Mailyard-Check: dnsbl; client 127\.0\.0\.2 listed in zen\.spamhaus\.org \(127\.0\.0\.2\)\r\nReceived: /,
     );

@@ -16,7 +16,7 @@ export {
   postgresAvailability,
   type TestPostgres,
 } from './postgres.ts';
-export { type RawChunk, type SendRawOptions, sendRaw } from './send-raw.ts';
+export { type RawChunk, replyCodes, type SendRawOptions, sendRaw } from './send-raw.ts';
 export {
   type PeerCommand,
   type PeerReply,

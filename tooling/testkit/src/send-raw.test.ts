@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sendRaw } from './send-raw.ts';
+import { replyCodes, sendRaw } from './send-raw.ts';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -54,5 +54,27 @@ describe('sendRaw', () => {
   it('rejects with what arrived when the timeout passes', async () => {
     const port = await startEcho();
     await expect(sendRaw('127.0.0.1', port, 'A\r\n', { timeoutMs: 300 })).rejects.toThrow(/250 A/);
+  });
+
+  it('connects from the local address it is given', async () => {
+    const peers: (string | undefined)[] = [];
+    server = createServer((socket) => {
+      peers.push(socket.remoteAddress);
+      socket.resume();
+      socket.end('221 bye\r\n');
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    await sendRaw('127.0.0.1', port, 'QUIT\r\n', { localAddress: '127.0.0.2' });
+    expect(peers).toEqual(['127.0.0.2']);
+  });
+});
+
+describe('replyCodes', () => {
+  it('lists the code of each final reply line, with its enhanced code when it has one', () => {
+    const replies =
+      '220 mx ready\r\n250-mx\r\n250 SIZE 10\r\n250 2.1.0 OK\r\n554 5.7.1 No\r\n221 2.0.0 Bye\r\n';
+    expect(replyCodes(replies)).toEqual(['220', '250', '250 2.1.0', '554 5.7.1', '221 2.0.0']);
   });
 });

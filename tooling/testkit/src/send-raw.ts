@@ -17,6 +17,18 @@ export interface SendRawOptions {
   readonly timeoutMs?: number;
   /** Speak TLS from the first byte (implicit TLS listener). */
   readonly tls?: boolean | ConnectionOptions;
+  /** Connect from this local address (e.g. 127.0.0.2, the RFC 5782 listed test point). */
+  readonly localAddress?: string;
+}
+
+/**
+ * The codes of each reply line that starts a reply or ends one, with its enhanced code when it
+ * has one: `['220', '250', '250 2.1.0', '554 5.7.1']`. Continuation lines (`250-…`) are left out.
+ */
+export function replyCodes(replies: string): string[] {
+  return [...replies.matchAll(/^(\d{3})(?: ([245]\.\d{1,3}\.\d{1,3}))? /gm)].map((match) =>
+    match[2] ? `${match[1]} ${match[2]}` : (match[1] ?? ''),
+  );
 }
 
 function matches(text: string, until: string | RegExp): boolean {
@@ -57,14 +69,16 @@ export function sendRaw(
     const greeting = new Promise<void>((r) => {
       greeted = r;
     });
+    const local = options.localAddress ? { localAddress: options.localAddress } : {};
     const socket: Socket = options.tls
       ? tlsConnect({
           host,
           port,
+          ...local,
           rejectUnauthorized: false,
           ...(typeof options.tls === 'object' ? options.tls : {}),
         })
-      : netConnect({ host, port });
+      : netConnect({ host, port, ...local });
     socket.setNoDelay(true);
     const timer = setTimeout(() => {
       finish(new Error(`sendRaw: timed out after ${timeoutMs} ms; received so far:\n${received}`));

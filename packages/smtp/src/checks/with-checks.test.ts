@@ -1,4 +1,4 @@
-import { sendRaw } from '@mailyard/testkit';
+import { replyCodes, sendRaw } from '@mailyard/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDnsResolver } from '../client/dns-resolver.ts';
 import type { Envelope } from '../envelope.ts';
@@ -25,14 +25,6 @@ async function start(backend: RecordingBackend, checks: Check[], options: WithCh
   return address?.port ?? 0;
 }
 
-function codes(replies: string): string[] {
-  return replies
-    .split('\r\n')
-    .map((line) => /^(\d{3})(?: ([245]\.\d{1,3}\.\d{1,3}))? /.exec(line))
-    .filter((match) => match !== null)
-    .map((match) => (match[2] ? `${match[1]} ${match[2]}` : (match[1] ?? '')));
-}
-
 const reject = (code: number, enhanced: string, text = 'Refused by policy') => ({
   action: 'reject' as const,
   error: new SmtpError(code, enhanced, text),
@@ -52,7 +44,7 @@ describe('withChecks on a real server', () => {
       },
     ]);
     const replies = await sendRaw('127.0.0.1', port, 'EHLO client.example\r\n', { waitForGreeting: false });
-    expect(codes(replies)[0]).toBe('554 5.7.1');
+    expect(replyCodes(replies)[0]).toBe('554 5.7.1');
     expect(backend.events).not.toContain('connect');
   });
 
@@ -69,7 +61,7 @@ describe('withChecks on a real server', () => {
       port,
       'EHLO client.example\r\nMAIL FROM:<x@spam.example>\r\nMAIL FROM:<alice@example.com>\r\nQUIT\r\n',
     );
-    expect(codes(replies)).toEqual(['220', '250', '550 5.7.1', '250 2.1.0', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual(['220', '250', '550 5.7.1', '250 2.1.0', '221 2.0.0']);
     expect(backend.mails.map((mail) => mail.from?.domain)).toEqual(['example.com']);
   });
 
@@ -91,7 +83,7 @@ describe('withChecks on a real server', () => {
       'EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<one@example.net>\r\n' +
         `RCPT TO:<blocked@example.net>\r\nRCPT TO:<two@example.net>\r\nDATA\r\n${MESSAGE}QUIT\r\n`,
     );
-    expect(codes(replies)).toEqual([
+    expect(replyCodes(replies)).toEqual([
       '220',
       '250',
       '250 2.1.0',
@@ -124,7 +116,7 @@ describe('withChecks on a real server', () => {
       port,
       TRANSACTION.replace('MAIL FROM:<alice@example.com>', 'MAIL FROM:<alice@example.com> SIZE=100'),
     );
-    expect(codes(replies).slice(-2)).toEqual(['550 5.7.1', '221 2.0.0']);
+    expect(replyCodes(replies).slice(-2)).toEqual(['550 5.7.1', '221 2.0.0']);
     expect(backend.messages).toEqual([]);
     expect(info?.header.map((field) => field.name)).toEqual(['Received', 'Subject', 'From']);
     expect(info?.header[0]?.value).toMatch(
@@ -143,7 +135,7 @@ describe('withChecks on a real server', () => {
       `EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: big\r\n\r\n${body}.\r\n` +
         'MAIL FROM:<alice@example.com>\r\nQUIT\r\n',
     );
-    expect(codes(replies).slice(-3)).toEqual(['550 5.7.1', '250 2.1.0', '221 2.0.0']);
+    expect(replyCodes(replies).slice(-3)).toEqual(['550 5.7.1', '250 2.1.0', '221 2.0.0']);
     expect(backend.messages).toEqual([]);
   });
 
@@ -171,7 +163,7 @@ describe('withChecks on a real server', () => {
       port,
       `EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: big\r\n\r\n${body}.\r\nQUIT\r\n`,
     );
-    expect(codes(replies).slice(-2)).toEqual(['250 2.6.0', '221 2.0.0']);
+    expect(replyCodes(replies).slice(-2)).toEqual(['250 2.6.0', '221 2.0.0']);
     const stored = backend.messages[0]?.body ?? '';
     expect(stored).toMatch(
       /^X-Mailyard-Check: conn; first contact\r\nX-Mailyard-Check: look; looked\r\nReceived: from client\.example/,
@@ -191,7 +183,7 @@ describe('withChecks on a real server', () => {
       port,
       'EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: only\r\n.\r\nQUIT\r\n',
     );
-    expect(codes(replies).slice(-2)).toEqual(['250 2.6.0', '221 2.0.0']);
+    expect(replyCodes(replies).slice(-2)).toEqual(['250 2.6.0', '221 2.0.0']);
     expect(backend.messages[0]?.body).toMatch(/^Received: [\s\S]*;\r\n\t[^\r]+\r\nSubject: only\r\n$/);
   });
 
@@ -245,7 +237,7 @@ describe('withChecks on a real server', () => {
       port,
       'EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nQUIT\r\n',
     );
-    expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '451 4.3.0', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual(['220', '250', '250 2.1.0', '451 4.3.0', '221 2.0.0']);
   });
 
   it('gives checks the HELO name and the resolver', async () => {

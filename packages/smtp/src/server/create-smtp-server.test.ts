@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { createTestCertificate, sendRaw, type TestCertificate } from '@mailyard/testkit';
+import { createTestCertificate, replyCodes, sendRaw, type TestCertificate } from '@mailyard/testkit';
 import nodemailer from 'nodemailer';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SmtpError } from '../smtp-error.ts';
@@ -28,14 +28,6 @@ async function start(backend: RecordingBackend, options: Partial<SmtpServerOptio
 const TRANSACTION =
   'EHLO client.example\r\nMAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\n';
 const MESSAGE = 'Subject: hi\r\n\r\nhello\r\n.\r\n';
-
-function codes(replies: string): string[] {
-  return replies
-    .split('\r\n')
-    .map((line) => /^(\d{3})(?: ([245]\.\d{1,3}\.\d{1,3}))? /.exec(line))
-    .filter((match) => match !== null)
-    .map((match) => (match[2] ? `${match[1]} ${match[2]}` : (match[1] ?? '')));
-}
 
 /** Reads a stream's replies and waits for patterns, for dialogues that need a turn (STARTTLS). */
 function reader(socket: Socket) {
@@ -94,7 +86,15 @@ describe('a transaction', () => {
     const backend = createRecordingBackend();
     const { port } = await start(backend);
     const replies = await sendRaw('127.0.0.1', port, `${TRANSACTION}${MESSAGE}QUIT\r\n`);
-    expect(codes(replies)).toEqual(['220', '250', '250 2.1.0', '250 2.1.5', '354', '250 2.6.0', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual([
+      '220',
+      '250',
+      '250 2.1.0',
+      '250 2.1.5',
+      '354',
+      '250 2.6.0',
+      '221 2.0.0',
+    ]);
     expect(replies).toContain('250 2.6.0 queued as M1');
     const message = backend.messages[0];
     expect(message?.envelope.mailFrom).toEqual({ localPart: 'alice', domain: 'example.com' });
@@ -389,7 +389,7 @@ describe('backend replies', () => {
       port,
       `${TRANSACTION}${MESSAGE}MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n${MESSAGE}QUIT\r\n`,
     );
-    expect(codes(replies).slice(4)).toEqual([
+    expect(replyCodes(replies).slice(4)).toEqual([
       '354',
       '554 5.7.1',
       '250 2.1.0',
@@ -428,7 +428,7 @@ describe('malformed input', () => {
   it('answers an unknown command with 500 and goes on with the session', async () => {
     const { port } = await start(createRecordingBackend());
     const replies = await sendRaw('127.0.0.1', port, 'FROB now\r\nEHLO c.example\r\nQUIT\r\n');
-    expect(codes(replies)).toEqual(['220', '500 5.5.2', '250', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual(['220', '500 5.5.2', '250', '221 2.0.0']);
   });
 
   it('closes a connection that sends an HTTP request line with 421', async () => {
@@ -458,7 +458,7 @@ describe('malformed input', () => {
       port,
       'EHLO c.example\r\n\0\0\0\r\nMAIL FROM:<a\0b@c.example>\r\nQUIT\r\n',
     );
-    expect(codes(replies)).toEqual(['220', '250', '500 5.5.2', '501 5.1.7', '221 2.0.0']);
+    expect(replyCodes(replies)).toEqual(['220', '250', '500 5.5.2', '501 5.1.7', '221 2.0.0']);
     await stillUp(port);
   });
 
@@ -473,7 +473,7 @@ describe('malformed input', () => {
       Buffer.from([0xff, 0xfe, 0x00, 0x80]),
       '\r\nQUIT\r\n',
     ]);
-    const seen = codes(replies).slice(1);
+    const seen = replyCodes(replies).slice(1);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.filter((code) => !code.startsWith('221')).every((code) => code.startsWith('5'))).toBe(true);
     await stillUp(port);
