@@ -5,7 +5,7 @@
 // per state change of a recipient.
 
 import { createWorker, type Queue, type Worker } from '@mailyard/queue';
-import { deliveryCourierOptions, type Logger } from '@mailyard/service';
+import { deliveryCourierOptions, deliveryWorkerOptions, type Logger } from '@mailyard/service';
 import { createSmtpCourier, createStampingCourier, type SmtpCourier } from '@mailyard/smtp';
 import type { DkimSigner } from './dkim-signer.ts';
 import type { RelayConfig } from './relay-config.ts';
@@ -33,10 +33,7 @@ export function startDelivery(options: DeliveryOptions): Delivery {
   const worker = createWorker({
     queue,
     courier: createStampingCourier(courier, async (message) => (await signer.sign(message)).headers),
-    concurrency: config.delivery.concurrency,
-    perNextHop: config.delivery.perNextHop,
-    leaseMs: config.delivery.leaseMs,
-    pollMs: config.delivery.pollMs,
+    ...deliveryWorkerOptions(config),
     logger,
     ...(options.owner ? { owner: options.owner } : {}),
   });

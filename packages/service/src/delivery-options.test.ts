@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deliveryCourierOptions, SMARTHOST_PREFIX } from './delivery-options.ts';
+import { deliveryCourierOptions, deliveryWorkerOptions, SMARTHOST_PREFIX } from './delivery-options.ts';
 import type { MtaConfig } from './mta-sections.ts';
 
 const base: Pick<MtaConfig, 'hostname' | 'dns' | 'delivery' | 'smarthosts'> = {
@@ -69,5 +69,16 @@ describe('deliveryCourierOptions', () => {
     expect(options.mtaSts).toBeUndefined();
     expect(options.reuse).toBeUndefined();
     expect(options.dns).toBeUndefined();
+  });
+});
+
+describe('deliveryWorkerOptions', () => {
+  it('takes the worker limits from the delivery section', () => {
+    expect(deliveryWorkerOptions(base)).toEqual({
+      concurrency: 20,
+      perNextHop: 4,
+      leaseMs: 600_000,
+      pollMs: 1000,
+    });
   });
 });

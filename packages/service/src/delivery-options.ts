@@ -50,3 +50,14 @@ export function deliveryCourierOptions(
     ...(config.delivery.reuseIdleMs > 0 ? { reuse: { idleMs: config.delivery.reuseIdleMs } } : {}),
   };
 }
+
+/** The queue worker's limits from the `delivery` section (`createWorker` from @mailyard/queue takes them). */
+export function deliveryWorkerOptions(config: Pick<MtaConfig, 'delivery'>): {
+  readonly concurrency: number;
+  readonly perNextHop: number;
+  readonly leaseMs: number;
+  readonly pollMs: number;
+} {
+  const { concurrency, perNextHop, leaseMs, pollMs } = config.delivery;
+  return { concurrency, perNextHop, leaseMs, pollMs };
+}

@@ -17,7 +17,7 @@ export {
 } from './config-file.ts';
 export { type ConfigFiles, createConfigFiles } from './config-files.ts';
 export { ConfigError, type ConfigReader, createConfigReader } from './config-reader.ts';
-export { deliveryCourierOptions, SMARTHOST_PREFIX } from './delivery-options.ts';
+export { deliveryCourierOptions, deliveryWorkerOptions, SMARTHOST_PREFIX } from './delivery-options.ts';
 export { createLogger, type Logger, type LoggerOptions, silentLogger } from './logger.ts';
 export { createMtaMetrics, type MetricsQueue, type MtaMetrics } from './metrics.ts';
 export {
