@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { type Courier, formatAddress, parseAddress } from '@mailyard/smtp';
 import { openTempDir } from '@mailyard/testkit';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { openQueue } from './queue.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 import { createWorker } from './worker.ts';
@@ -91,4 +91,27 @@ it('keeps a large body in a segment file beside the database and deletes the fil
   await using again = await openQueue({ store: reopened });
   expect((await again.counts()).delivered).toBe(2);
   expect(await readdir(`${path}-bodies`)).toEqual([]);
+});
+
+it('records outcomes without waiting for an fsync, and enqueues with one', async () => {
+  await using dir = await openTempDir();
+  await using store = await openSqliteStore({ path: dir.join('q.db') });
+  await using queue = await openQueue({ store });
+  const exec = vi.spyOn(DatabaseSync.prototype, 'exec');
+  const relaxed = () => exec.mock.calls.filter(([sql]) => sql === 'PRAGMA synchronous = NORMAL').length;
+  try {
+    await queue.enqueue({ envelope, message: 'hello' });
+    expect(relaxed()).toBe(0);
+    const [batch] = await queue.lease({ owner: 'test', maxGroups: 1, leaseMs: 60_000 });
+    if (!batch) throw new Error('nothing leased');
+    const beforeComplete = relaxed();
+    await queue.complete(
+      batch,
+      batch.recipients.map((r) => ({ rcpt: r.rcpt, status: 'delivered' as const, reply: '250 OK' })),
+    );
+    expect(relaxed()).toBe(beforeComplete + 1);
+    expect((await queue.show(batch.queueId))?.recipients[0]?.state).toBe('delivered');
+  } finally {
+    exec.mockRestore();
+  }
 });
