@@ -1,41 +1,41 @@
-// The sink's message store: SQLite (node:sqlite) in one file. Raw bytes are kept exactly, in
-// 1 MiB chunks written as they arrive (a 50 MB message never sits in memory whole); the
-// parsed summary is computed once per message in the background (parse-message.ts) and cached
+// The sink's message store: SQLite (node:sqlite) in one file, and the raw bytes, kept exactly,
+// in segment files beside it (raw-segments.ts; a message over 1 MiB is written in 1 MiB pieces
+// as it arrives, so a 50 MB message never sits in memory whole); the parsed summary is computed once per message in the background (parse-message.ts) and cached
 // in indexed columns, with an FTS5 trigram index for free-text search, so that listing and
 // searching 10,000 messages stays fast. Holds at most `maxMessages` (oldest pruned) and drops
 // messages older than `maxAgeMs`.
 //
 // Cost per message is what a sink is judged by, so acceptance does the least it can: messages
 // that finish in the same event-loop turn are committed in one transaction (group commit),
-// an accepted message touches two B-trees only (its row and its raw chunks, both appended:
-// keys come from counters, no secondary index; the id carries the row's key, see
-// message-id.ts, and the unread count is kept in memory), and the database runs in WAL mode
+// an accepted message touches one B-tree only (its row, appended: the key comes from a counter,
+// no secondary index; the id carries the row's key, see message-id.ts, and the unread count is
+// kept in memory), a batch's raw bytes are one write to a segment, and the database runs in WAL mode
 // with synchronous=NORMAL: a commit reaches the OS before the 250 goes out, but is not fsynced
 // per message (a power cut may lose the last messages; a crash of the sink itself loses
 // nothing). A test sink is not a relay: nobody's mail is lost for good.
 // WAL checkpoints run on a worker thread (wal-checkpointer.ts), not inside commits.
 
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { Readable } from 'node:stream';
-import { createByteMeter } from '@mailyard/smtp';
+import type { Readable } from 'node:stream';
 import { messageSeq, newMessageId } from './message-id.ts';
 import { type MailAddress, type ParsedMessage, parseMessage } from './parse-message.ts';
+import { decodeExtents, type Extent, encodeExtents, RawSegments } from './raw-segments.ts';
 import { type Checkpointer, startCheckpointer } from './wal-checkpointer.ts';
 
+/** A message still streaming in is written to its segment each time this much has arrived. */
 const CHUNK = 1 << 20;
-/** Raw chunks live at `rawKey * CHUNKS_PER_MESSAGE + n`: one append-only integer B-tree. */
-const CHUNKS_PER_MESSAGE = 1 << 20;
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** Messages parsed before their results are written in one transaction. */
 const PARSE_BATCH = 64;
 /** Characters of search text that go into the trigram index; the rest is LIKE-matched. */
 export const SEARCH_INDEXED = 16 * 1024;
 
 export interface StoreOptions {
-  /** SQLite file; `:memory:` for a throwaway store. */
+  /** SQLite file (raw bytes go in the directory `<path>-raw`); `:memory:` for a throwaway store. */
   readonly path: string;
   /** Messages kept; the oldest are pruned beyond it. 0 = unlimited. */
   readonly maxMessages?: number;
@@ -109,7 +109,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS messages (
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
-  raw_key INTEGER NOT NULL,
+  raw TEXT NOT NULL DEFAULT '',
   created INTEGER NOT NULL,
   size INTEGER NOT NULL,
   read INTEGER NOT NULL DEFAULT 0,
@@ -142,10 +142,6 @@ CREATE TABLE IF NOT EXISTS details (
 CREATE INDEX IF NOT EXISTS details_long ON details (long) WHERE long = 1;
 CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5(
   search_text, content = '', contentless_delete = 1, tokenize = 'trigram'
-);
-CREATE TABLE IF NOT EXISTS raw (
-  key INTEGER PRIMARY KEY,
-  data BLOB NOT NULL
 );
 `;
 
@@ -182,11 +178,9 @@ function toStored(row: Row): StoredMessage {
 interface PendingCommit {
   /** Given at commit, when the message gets its seq. */
   id: string;
-  readonly rawKey: number;
-  /** The next chunk number, and the bytes not yet written as chunks. */
-  readonly n: number;
+  /** Where the bytes written so far are; the rest are still in memory. */
+  extents: Extent[];
   readonly rest: Buffer[];
-  readonly restBytes: number;
   readonly size: number;
   readonly meta: NewMessageMeta;
   readonly resolve: (id: string) => void;
@@ -216,7 +210,9 @@ export class SinkStore {
   /** Messages stored and unread ones, kept here so that neither needs a count(*) or an index. */
   #count = 0;
   #unread = 0;
-  #nextRawKey = 1;
+  #segments: RawSegments;
+  /** A directory made for a `:memory:` store's segments, removed when it closes. */
+  #tempDir: string | null = null;
   #nextSeq = 1;
   /** Every message with seq up to this one has been parsed (or deleted). */
   #parsedThrough = 0;
@@ -241,17 +237,19 @@ export class SinkStore {
     }
     this.#db.exec(SCHEMA);
     this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    // Chunks of a message whose DATA never completed (crash mid-transfer) belong to nobody.
-    this.#db.exec(`DELETE FROM raw WHERE key / ${CHUNKS_PER_MESSAGE} NOT IN (SELECT raw_key FROM messages)`);
+    // Segments that no stored message refers to (a crash mid-transfer) are deleted here.
+    let dir = `${options.path}-raw`;
+    if (options.path === ':memory:') dir = this.#tempDir = mkdtempSync(join(tmpdir(), 'mailyard-sink-raw-'));
+    const referenced = this.#db.prepare("SELECT raw FROM messages WHERE raw <> ''").all();
+    this.#segments = new RawSegments(
+      dir,
+      referenced.flatMap((row) => decodeExtents(String(row.raw))),
+    );
     const counts = this.#db
       .prepare('SELECT count(*) AS n, coalesce(sum(read = 0), 0) AS u FROM messages')
       .get();
     this.#count = Number(counts?.n ?? 0);
     this.#unread = Number(counts?.u ?? 0);
-    // Past every key in use: chunks left by a message, and messages that have none (empty).
-    const lastKey = Number(this.#db.prepare('SELECT max(key) AS k FROM raw').get()?.k ?? 0);
-    const lastRawKey = Number(this.#db.prepare('SELECT max(raw_key) AS k FROM messages').get()?.k ?? 0);
-    this.#nextRawKey = Math.max(Math.floor(lastKey / CHUNKS_PER_MESSAGE), lastRawKey) + 1;
     this.#nextSeq = Number(this.#db.prepare('SELECT max(seq) AS s FROM messages').get()?.s ?? 0) + 1;
     const unparsed = this.#db.prepare('SELECT min(seq) AS s FROM messages WHERE parsed = 0').get()?.s;
     this.#parsedThrough =
@@ -281,6 +279,8 @@ export class SinkStore {
   }
 
   #inTransaction = false;
+  /** Extents of messages deleted in the open transaction: released once it commits. */
+  #freed: Extent[] = [];
 
   /** Runs fn in one transaction; nested calls join the transaction already open. */
   #transaction<T>(fn: () => T): T {
@@ -290,44 +290,28 @@ export class SinkStore {
     try {
       const result = fn();
       this.#stmt('COMMIT').run();
+      this.#segments.release(this.#freed);
       return result;
     } catch (error) {
       this.#db.exec('ROLLBACK');
       throw error;
     } finally {
       this.#inTransaction = false;
+      this.#freed = [];
     }
   }
 
-  #insertChunk(rawKey: number, n: number, data: Uint8Array): void {
-    if (n >= CHUNKS_PER_MESSAGE) throw new Error('message too large for the store');
-    this.#stmt('INSERT INTO raw (key, data) VALUES (?, ?)').run(rawKey * CHUNKS_PER_MESSAGE + n, data);
-  }
-
-  #deleteChunks(rawKey: number): void {
-    this.#stmt('DELETE FROM raw WHERE key >= ? AND key < ?').run(
-      rawKey * CHUNKS_PER_MESSAGE,
-      (rawKey + 1) * CHUNKS_PER_MESSAGE,
-    );
-  }
-
-  /** Starts receiving one message. Small messages stay in memory until commit; large ones spill in chunks. */
+  /** Starts receiving one message. Small messages stay in memory until commit; large ones are written as they come. */
   createWriter(): MessageWriter {
-    const rawKey = this.#nextRawKey++;
     let buffered: Buffer[] = [];
     let bufferedBytes = 0;
-    let n = 0;
+    const extents: Extent[] = [];
     let size = 0;
     let finished = false;
     const spill = () => {
-      const joined = Buffer.concat(buffered, bufferedBytes);
-      let offset = 0;
-      while (joined.length - offset >= CHUNK) {
-        this.#insertChunk(rawKey, n++, joined.subarray(offset, offset + CHUNK));
-        offset += CHUNK;
-      }
-      buffered = offset < joined.length ? [joined.subarray(offset)] : [];
-      bufferedBytes = joined.length - offset;
+      extents.push(this.#segments.append([buffered])[0]!);
+      buffered = [];
+      bufferedBytes = 0;
     };
     return {
       get size() {
@@ -346,10 +330,8 @@ export class SinkStore {
         return new Promise<string>((resolve, reject) => {
           this.#pending.push({
             id: '',
-            rawKey,
-            n,
+            extents,
             rest: buffered,
-            restBytes: bufferedBytes,
             size,
             meta,
             resolve,
@@ -366,7 +348,7 @@ export class SinkStore {
         if (finished) return;
         finished = true;
         buffered = [];
-        if (n > 0) this.#deleteChunks(rawKey);
+        this.#segments.release(extents);
       },
     };
   }
@@ -374,13 +356,10 @@ export class SinkStore {
   /** Stores a complete message given as bytes (the send API, imports, tests), at once. */
   add(raw: Buffer | string, meta: NewMessageMeta): string {
     const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
-    const rawKey = this.#nextRawKey++;
     const item: PendingCommit = {
       id: '',
-      rawKey,
-      n: 0,
+      extents: [],
       rest: [bytes],
-      restBytes: bytes.length,
       size: bytes.length,
       meta,
       resolve: () => {},
@@ -414,8 +393,14 @@ export class SinkStore {
   #commitAll(batch: readonly PendingCommit[]): void {
     const created = this.#now();
     const insert = this.#stmt(
-      'INSERT INTO messages (seq, id, raw_key, created, size, mail_from, rcpt_to, helo, remote, username, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO messages (seq, id, raw, created, size, mail_from, rcpt_to, helo, remote, username, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
+    // The batch's bytes first, in one write: a row is only ever committed after its bytes.
+    const tails = this.#segments.append(batch.map((item) => item.rest));
+    for (let i = 0; i < batch.length; i++) {
+      const tail = tails[i];
+      if (tail) batch[i]!.extents.push(tail);
+    }
     const firstSeq = this.#nextSeq;
     const countBefore = this.#count;
     const unreadBefore = this.#unread;
@@ -423,18 +408,12 @@ export class SinkStore {
     try {
       this.#transaction(() => {
         for (const item of batch) {
-          let n = item.n;
-          if (item.restBytes > 0) {
-            const rest = item.rest.length === 1 ? item.rest[0]! : Buffer.concat(item.rest, item.restBytes);
-            for (let offset = 0; offset < rest.length; offset += CHUNK)
-              this.#insertChunk(item.rawKey, n++, rest.subarray(offset, offset + CHUNK));
-          }
           const seq = this.#nextSeq++;
           item.id = newMessageId(seq, created);
           insert.run(
             seq,
             item.id,
-            item.rawKey,
+            encodeExtents(item.extents),
             created,
             item.size,
             item.meta.mailFrom,
@@ -456,6 +435,7 @@ export class SinkStore {
       this.#count = countBefore;
       this.#unread = unreadBefore;
       this.stats.deleted = deletedBefore;
+      for (const item of batch) this.#segments.release(item.extents);
       throw error;
     }
     for (const item of batch) {
@@ -507,12 +487,13 @@ export class SinkStore {
     let unread = 0;
     this.#transaction(() => {
       for (const id of ids) {
-        const row = this.#stmt(
-          'DELETE FROM messages WHERE seq = ? AND id = ? RETURNING seq, raw_key, read',
-        ).get(messageSeq(id), id);
+        const row = this.#stmt('DELETE FROM messages WHERE seq = ? AND id = ? RETURNING seq, raw, read').get(
+          messageSeq(id),
+          id,
+        );
         if (!row) continue;
         if (Number(row.read) === 0) unread++;
-        this.#deleteChunks(Number(row.raw_key));
+        this.#freed.push(...decodeExtents(String(row.raw)));
         this.#stmt('DELETE FROM details WHERE seq = ?').run(row.seq!);
         this.#stmt('DELETE FROM search WHERE rowid = ?').run(row.seq!);
         deleted++;
@@ -535,7 +516,7 @@ export class SinkStore {
       for (;;) {
         if (this.#closed) break;
         const rows = this.#stmt(
-          'SELECT seq, id, created, raw_key FROM messages WHERE seq > ? AND parsed = 0 ORDER BY seq ASC LIMIT ?',
+          'SELECT seq, id, created, raw FROM messages WHERE seq > ? AND parsed = 0 ORDER BY seq ASC LIMIT ?',
         ).all(this.#parsedThrough, PARSE_BATCH);
         const first = rows[0];
         if (!first) break;
@@ -554,7 +535,7 @@ export class SinkStore {
         const started = performance.now();
         const until = started + (busy() ? 20 : 50);
         for (const row of rows) {
-          results.push(await this.#parseOne(Number(row.seq), String(row.id), Number(row.raw_key)));
+          results.push(await this.#parseOne(Number(row.seq), String(row.id), String(row.raw)));
           if (this.#closed || performance.now() > until) break;
         }
         if (this.#closed) break;
@@ -579,9 +560,9 @@ export class SinkStore {
     }
   }
 
-  async #parseOne(seq: number, id: string, rawKey: number): Promise<ParseResult> {
+  async #parseOne(seq: number, id: string, raw: string): Promise<ParseResult> {
     try {
-      return { seq, id, parsed: await parseMessage(this.#openChunks(rawKey)), failure: '' };
+      return { seq, id, parsed: await parseMessage(this.#segments.open(decodeExtents(raw))), failure: '' };
     } catch (error) {
       return { seq, id, parsed: null, failure: error instanceof Error ? error.message : String(error) };
     }
@@ -765,33 +746,11 @@ export class SinkStore {
       .map((row) => String(row.id));
   }
 
-  #openChunks(rawKey: number): Readable {
-    const statement = this.#stmt('SELECT data FROM raw WHERE key = ?');
-    const base = rawKey * CHUNKS_PER_MESSAGE;
-    let n = 0;
-    // Every reader of a large message (parser, verdicts, API) leaves its chunks behind as garbage;
-    // the meter has it collected as it goes, so a 50 MB message stays within its memory bound.
-    const meter = createByteMeter();
-    return new Readable({
-      read() {
-        try {
-          const row = statement.get(base + n++);
-          const data = row?.data as Uint8Array | undefined;
-          if (data) meter.add(data.byteLength);
-          // node:sqlite hands out a fresh copy per row: wrap it instead of copying it again.
-          this.push(data ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : null);
-        } catch (error) {
-          this.destroy(error as Error);
-        }
-      },
-    });
-  }
-
   /** The exact bytes as received, streamed chunk by chunk. */
   openRaw(id: string): Readable {
-    const row = this.#stmt('SELECT raw_key FROM messages WHERE seq = ? AND id = ?').get(messageSeq(id), id);
+    const row = this.#stmt('SELECT raw FROM messages WHERE seq = ? AND id = ?').get(messageSeq(id), id);
     // A missing message reads as empty, like one deleted while it is being read.
-    return this.#openChunks(row ? Number(row.raw_key) : 0);
+    return this.#segments.open(row ? decodeExtents(String(row.raw)) : []);
   }
 
   async readRaw(id: string): Promise<Buffer> {
@@ -843,8 +802,11 @@ export class SinkStore {
   deleteAll(): void {
     const total = this.#count;
     this.#transaction(() => {
+      for (const row of this.#stmt("SELECT raw FROM messages WHERE raw <> ''").all()) {
+        this.#freed.push(...decodeExtents(String(row.raw)));
+      }
       this.#db.exec(
-        "DELETE FROM messages; DELETE FROM details; DELETE FROM raw; INSERT INTO search (search) VALUES ('delete-all');",
+        "DELETE FROM messages; DELETE FROM details; INSERT INTO search (search) VALUES ('delete-all');",
       );
     });
     this.#count = 0;
@@ -873,11 +835,12 @@ export class SinkStore {
     return tags;
   }
 
+  /** Bytes stored: the database and the raw segments. */
   databaseSize(): number {
     const row = this.#stmt(
       'SELECT page_count * page_size AS size FROM pragma_page_count(), pragma_page_size()',
     ).get();
-    return Number(row?.size ?? 0);
+    return Number(row?.size ?? 0) + this.#segments.size();
   }
 
   async close(): Promise<void> {
@@ -890,6 +853,8 @@ export class SinkStore {
     while (this.#analyzing > 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await this.#checkpointer?.close();
     this.#db.close();
+    this.#segments.close();
+    if (this.#tempDir) rmSync(this.#tempDir, { recursive: true, force: true });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

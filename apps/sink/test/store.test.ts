@@ -70,7 +70,9 @@ describe('SinkStore', () => {
     await using store = openSinkStore({ path, maxMessages: 0 });
     const body = `Subject: filler\r\n\r\n${'x'.repeat(100 * 1024)}\r\n`;
     for (let i = 0; i < 100; i++) store.add(body, meta);
-    // The commits went to the WAL; only a checkpoint copies them into the database file.
+    // The raw bytes go to segment files; the parse results (100 KB of search text each) go to
+    // the WAL, and only a checkpoint copies them into the database file.
+    await store.idle();
     const deadline = Date.now() + 30_000;
     while (statSync(path).size < 10 * 1024 * 1024 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
