@@ -4,7 +4,7 @@
 // auto-releases matching mail to a real server.
 
 import type { Address, ConnectionInfo, Envelope, SmtpBackend, SmtpSession } from '@mailyard/smtp';
-import { createByteMeter, formatAddress, SmtpError } from '@mailyard/smtp';
+import { createByteMeter, formatAddress, SmtpError, storageError } from '@mailyard/smtp';
 import type { Chaos, ChaosStage } from './chaos.ts';
 import { type RelayTarget, releaseMessage } from './release.ts';
 import type { SinkStore } from './store.ts';
@@ -91,7 +91,8 @@ export function createSinkBackend(options: SinkBackendOptions): SmtpBackend {
               username: info.user ?? '',
             });
           } catch (error) {
-            throw SmtpError.from(error);
+            // A full disk is 452 4.3.1: the client keeps the message and tries again.
+            throw storageError(error);
           }
           const relay = options.autoRelay;
           if (relay) {

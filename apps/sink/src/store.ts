@@ -308,8 +308,15 @@ export class SinkStore {
     const extents: Extent[] = [];
     let size = 0;
     let finished = false;
+    /** A write that failed (disk full): the rest is dropped and the commit refused with it. */
+    let failure: unknown = null;
     const spill = () => {
-      extents.push(this.#segments.append([buffered])[0]!);
+      try {
+        extents.push(this.#segments.append([buffered])[0]!);
+      } catch (error) {
+        // Never thrown into the SMTP stream's 'data' event: the sink would go down with it.
+        failure = error;
+      }
       buffered = [];
       bufferedBytes = 0;
     };
@@ -318,7 +325,7 @@ export class SinkStore {
         return size;
       },
       write: (chunk: Buffer) => {
-        if (finished) return;
+        if (finished || failure !== null) return;
         buffered.push(chunk);
         bufferedBytes += chunk.length;
         size += chunk.length;
@@ -327,6 +334,10 @@ export class SinkStore {
       commit: (meta: NewMessageMeta) => {
         if (finished) return Promise.reject(new Error('message already finished'));
         finished = true;
+        if (failure !== null) {
+          this.#segments.release(extents);
+          return Promise.reject(failure);
+        }
         return new Promise<string>((resolve, reject) => {
           this.#pending.push({
             id: '',

@@ -18,25 +18,8 @@ export function queueClosedError(): SmtpError {
   return new SmtpError(451, '4.3.2', 'Queue is closed, try again later');
 }
 
-function isDiskFull(error: unknown): boolean {
-  const e = error as { errcode?: unknown; code?: unknown } | null;
-  if (e === null || typeof e !== 'object') return false;
-  // SQLITE_FULL is 13 (extended codes keep it in the low byte); PostgreSQL disk_full is 53100;
-  // a body segment's write gets ENOSPC (or EDQUOT, over a disk quota).
-  return (
-    (typeof e.errcode === 'number' && (e.errcode & 0xff) === 13) ||
-    e.code === '53100' ||
-    e.code === 'ENOSPC' ||
-    e.code === 'EDQUOT'
-  );
-}
-
-/** A failed write: "disk full" is 452 4.3.1, anything else 451 4.3.0; the detail stays in `cause`. */
-export function storageError(error: unknown): SmtpError {
-  if (error instanceof SmtpError) return error;
-  if (isDiskFull(error)) return new SmtpError(452, '4.3.1', 'Insufficient system storage', { cause: error });
-  return SmtpError.from(error);
-}
+/** A failed write: "disk full" is 452 4.3.1, anything else 451 4.3.0 (from @mailyard/smtp). */
+export { storageError } from '@mailyard/smtp';
 
 /** The store was closed under the queue (RFC 3463 X.3.2). */
 export function storeClosedError(): SmtpError {

@@ -113,3 +113,4 @@ export type {
 } from './server/server-options.ts';
 export { SmtpError } from './smtp-error.ts';
 export { createStampingCourier, type Stamp } from './stamping-courier.ts';
+export { storageError } from './storage-error.ts';
