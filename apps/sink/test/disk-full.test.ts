@@ -1,12 +1,10 @@
 // A full disk: the sink runs in its own process with a file size limit (`ulimit -f`, as a small
 // disk would stop its writes: EFBIG where a full one gives ENOSPC), and a message too large for
 // what is left gets 452 4.3.1 while the sink stays up, keeps what it had and takes the next one.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { openTempDir, sendRaw, type TempDir } from '@mailyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SinkProcess, startSinkProcess } from './helpers.ts';
 
 /** Largest file the sink may write, in KiB. */
 const LIMIT_KIB = 4096;
@@ -19,33 +17,15 @@ function transaction(subject: string, bodyBytes: number): string {
 
 describe('a full disk', () => {
   let dir: TempDir;
-  let child: ChildProcess;
-  let sink: { smtpPort: number; httpUrl: string };
+  let sink: SinkProcess;
 
   beforeAll(async () => {
     dir = await openTempDir('mailyard-sink-full-');
-    const fixture = join(import.meta.dirname, 'fixtures', 'sink-process.ts');
-    child = spawn(
-      'bash',
-      [
-        '-c',
-        `ulimit -f ${LIMIT_KIB} && exec "$0" "$@"`,
-        process.execPath,
-        '--conditions=source',
-        fixture,
-        join(dir.path, 'sink.db'),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    sink = JSON.parse(line);
+    sink = await startSinkProcess(join(dir.path, 'sink.db'), { fileSizeLimitKib: LIMIT_KIB });
   }, 60_000);
 
   afterAll(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    await sink?.stop();
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -62,7 +42,7 @@ describe('a full disk', () => {
     expect(tooBig).toMatch(/^452 4\.3\.1 /m);
     const after = await send('after', 1000);
     expect(after).toMatch(/^250 .*queued as/m);
-    expect(child.exitCode).toBeNull();
+    expect(sink.child.exitCode).toBeNull();
     const list = (await (await fetch(`${sink.httpUrl}/api/v1/messages`)).json()) as {
       messages: { Subject: string }[];
     };

@@ -1,8 +1,11 @@
 // Test helpers: a sink on loopback port 0 with a temp SQLite file, and an SMTP client.
 
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { createStaticResolver } from '@mailyard/auth';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
@@ -59,5 +62,42 @@ export async function startSink(options: Partial<SinkOptions> = {}): Promise<Tes
     },
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+export interface SinkProcess {
+  readonly child: ChildProcess;
+  readonly smtpPort: number;
+  readonly httpUrl: string;
+  /** SIGTERM, and waits for the exit (if it is still running). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A sink in a process of its own (fixtures/sink-process.ts), for tests of the process itself;
+ * `fileSizeLimitKib` starts it under `ulimit -f`, as a small disk would stop its writes.
+ */
+export async function startSinkProcess(
+  database: string,
+  options: { fileSizeLimitKib?: number } = {},
+): Promise<SinkProcess> {
+  const fixture = join(import.meta.dirname, 'fixtures', 'sink-process.ts');
+  const node = [process.execPath, '--conditions=source', fixture, database];
+  const [command, ...args] =
+    options.fileSizeLimitKib === undefined
+      ? node
+      : ['bash', '-c', `ulimit -f ${options.fileSizeLimitKib} && exec "$0" "$@"`, ...node];
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const { smtpPort, httpUrl } = JSON.parse(line) as { smtpPort: number; httpUrl: string };
+  return {
+    child,
+    smtpPort,
+    httpUrl,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
   };
 }

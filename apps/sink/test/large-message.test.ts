@@ -1,13 +1,11 @@
 // A 50 MB message is accepted, stored and viewable while the sink process stays under 3x the
 // message size in memory. The sink runs in its own process, as users run it, and its resident
 // memory is read from /proc: the client that sends and reads back 50 MB twice is not counted.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { openTempDir, sendRaw, type TempDir } from '@mailyard/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SinkProcess, startSinkProcess } from './helpers.ts';
 
 const SIZE = 50 * 1024 * 1024;
 
@@ -34,29 +32,20 @@ async function drain(response: Response): Promise<number> {
 
 describe('a 50 MB message', () => {
   let dir: TempDir;
-  let child: ChildProcess;
-  let sink: { smtpPort: number; httpUrl: string };
+  let sink: SinkProcess;
 
   beforeAll(async () => {
     dir = await openTempDir('mailyard-sink-large-');
-    const fixture = join(import.meta.dirname, 'fixtures', 'sink-process.ts');
-    child = spawn(process.execPath, ['--conditions=source', fixture, join(dir.path, 'sink.db')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    sink = JSON.parse(line);
+    sink = await startSinkProcess(join(dir.path, 'sink.db'));
   }, 60_000);
 
   afterAll(async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    }
+    await sink?.stop();
     await dir?.[Symbol.asyncDispose]();
   });
 
   it('is accepted, stored and served while the sink stays under 3x its size in memory', async () => {
-    const pid = child.pid!;
+    const pid = sink.child.pid!;
     await new Promise((resolve) => setTimeout(resolve, 500)); // let start-up settle
     const baseline = rss(pid);
     let peak = baseline;
