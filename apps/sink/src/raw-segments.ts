@@ -78,8 +78,9 @@ export class RawSegments {
   }
 
   #openSegment(segment: number): number {
+    const fd = openSync(this.#path(segment), 'w');
     this.#refs.set(segment, this.#refs.get(segment) ?? 0);
-    return openSync(this.#path(segment), 'w');
+    return fd;
   }
 
   /**
@@ -133,11 +134,19 @@ export class RawSegments {
   }
 
   #roll(): void {
+    let fd: number;
+    try {
+      fd = this.#openSegment(this.#current + 1);
+    } catch {
+      // No new file now (a full disk, no descriptors): the current one goes on, and the next
+      // append tries again. The bytes just written are stored either way.
+      return;
+    }
     const previous = this.#current;
     closeSync(this.#fd);
+    this.#fd = fd;
     this.#current++;
     this.#position = 0;
-    this.#fd = this.#openSegment(this.#current);
     if (this.#refs.get(previous) === 0) this.#remove(previous);
   }
 

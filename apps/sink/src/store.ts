@@ -1,16 +1,16 @@
 // The sink's message store: SQLite (node:sqlite) in one file, and the raw bytes, kept exactly,
 // in segment files beside it (raw-segments.ts; a message over 1 MiB is written in 1 MiB pieces
-// as it arrives, so a 50 MB message never sits in memory whole); the parsed summary is computed once per message in the background (parse-message.ts) and cached
-// in indexed columns, with an FTS5 trigram index for free-text search, so that listing and
-// searching 10,000 messages stays fast. Holds at most `maxMessages` (oldest pruned) and drops
-// messages older than `maxAgeMs`.
+// as it arrives, so a 50 MB message never sits in memory whole). The parsed summary is computed
+// once per message in the background (parse-message.ts) and cached in indexed columns, with an
+// FTS5 trigram index for free-text search, so that listing and searching 10,000 messages stays
+// fast. Holds at most `maxMessages` (oldest pruned) and drops messages older than `maxAgeMs`.
 //
 // Cost per message is what a sink is judged by, so acceptance does the least it can: messages
 // that finish in the same event-loop turn are committed in one transaction (group commit),
 // an accepted message touches one B-tree only (its row, appended: the key comes from a counter,
 // no secondary index; the id carries the row's key, see message-id.ts, and the unread count is
-// kept in memory), a batch's raw bytes are one write to a segment, and the database runs in WAL mode
-// with synchronous=NORMAL: a commit reaches the OS before the 250 goes out, but is not fsynced
+// kept in memory), a batch's raw bytes are one write to a segment, and the database runs in WAL
+// mode with synchronous=NORMAL: a commit reaches the OS before the 250 goes out, but is not fsynced
 // per message (a power cut may lose the last messages; a crash of the sink itself loses
 // nothing). A test sink is not a relay: nobody's mail is lost for good.
 // WAL checkpoints run on a worker thread (wal-checkpointer.ts), not inside commits.
@@ -407,7 +407,13 @@ export class SinkStore {
       'INSERT INTO messages (seq, id, raw, created, size, mail_from, rcpt_to, helo, remote, username, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     // The batch's bytes first, in one write: a row is only ever committed after its bytes.
-    const tails = this.#segments.append(batch.map((item) => item.rest));
+    let tails: (Extent | null)[];
+    try {
+      tails = this.#segments.append(batch.map((item) => item.rest));
+    } catch (error) {
+      for (const item of batch) this.#segments.release(item.extents);
+      throw error;
+    }
     for (let i = 0; i < batch.length; i++) {
       const tail = tails[i];
       if (tail) batch[i]!.extents.push(tail);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,6 +70,24 @@ describe('RawSegments', () => {
     const [next] = after.append([[Buffer.from('new')]]);
     expect(next!.segment).toBe(lost!.segment + 1);
     after.close();
+  });
+
+  it('goes on writing to the current segment while a new one cannot be made', async () => {
+    const dir = tempDir();
+    const segments = new RawSegments(dir, [], { segmentBytes: 100 });
+    const [first] = segments.append([[Buffer.alloc(10)]]);
+    // The next segment's name is taken by a directory: opening it fails (EISDIR), as on a full disk.
+    mkdirSync(join(dir, `${first!.segment + 1}.seg`));
+    const [big] = segments.append([[Buffer.alloc(200, 0x61)]]);
+    const [small] = segments.append([[Buffer.from('still here')]]);
+    expect(small!.segment).toBe(first!.segment);
+    expect((await read(segments, [big!])).equals(Buffer.alloc(200, 0x61))).toBe(true);
+    rmdirSync(join(dir, `${first!.segment + 1}.seg`));
+    segments.append([[Buffer.from('rolls now')]]);
+    const [next] = segments.append([[Buffer.from('in the next one')]]);
+    expect(next!.segment).toBe(first!.segment + 1);
+    expect((await read(segments, [small!, next!])).toString()).toBe('still herein the next one');
+    segments.close();
   });
 
   it('reads a message whose segment is gone as empty', async () => {
