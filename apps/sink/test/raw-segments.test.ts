@@ -72,6 +72,23 @@ describe('RawSegments', () => {
     after.close();
   });
 
+  it('reads a message whose pieces went to two segments, and frees both once it is gone', async () => {
+    const dir = tempDir();
+    const segments = new RawSegments(dir, [], { segmentBytes: 100 });
+    const [one] = segments.append([[Buffer.alloc(150, 0x31)]]); // past 100: the next piece rolls over
+    const [two] = segments.append([[Buffer.alloc(30, 0x32)]]);
+    expect(two!.segment).toBe(one!.segment + 1);
+    const joined = await read(segments, [one!, two!]);
+    expect(joined.equals(Buffer.concat([Buffer.alloc(150, 0x31), Buffer.alloc(30, 0x32)]))).toBe(true);
+    const [other] = segments.append([[Buffer.alloc(100)]]); // the second fills up: a third is current
+    segments.release([one!, two!]);
+    // The second still holds the other message; the first held only this one.
+    expect(readdirSync(dir).sort()).toEqual([`${one!.segment + 1}.seg`, `${one!.segment + 2}.seg`]);
+    segments.release([other!]);
+    expect(readdirSync(dir)).toEqual([`${one!.segment + 2}.seg`]);
+    segments.close();
+  });
+
   it('goes on writing to the current segment while a new one cannot be made', async () => {
     const dir = tempDir();
     const segments = new RawSegments(dir, [], { segmentBytes: 100 });
